@@ -1,0 +1,3 @@
+"""cepkit pattern layer (being built)."""
+
+__all__: list[str] = []
