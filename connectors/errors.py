@@ -1,0 +1,54 @@
+"""Exceptions raised by the file and data-set parts of :mod:`connectors`.
+
+Exception tree::
+
+    ConnectorError                               (base of everything raised here)
+    ├── DatasetUnavailableError (OSError)        a real data set is neither in the cache nor
+    │                                            fetchable from the package registry; the
+    │                                            message says what was tried and where to
+    │                                            place the file by hand
+    ├── DatasetCorruptError (ValueError)         a cached or downloaded data set whose content
+    │                                            is not what was expected (checksum, row count)
+    ├── SchemaDefinitionError (ValueError)       a schema description that cannot work (unknown
+    │                                            type, bad option, event-time column missing);
+    │                                            raised when the schema is built
+    └── SourceFormatError (ValueError)           a file whose layout cannot match the schema as
+                                                 a whole (header lacks a column, unknown file
+                                                 kind, a column of an unconvertible type);
+                                                 raised when the source is opened, before any
+                                                 batch is produced
+
+A single record that does not fit the schema never raises: it becomes a
+:class:`connectors.files.DeadLetter`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConnectorError",
+    "DatasetCorruptError",
+    "DatasetUnavailableError",
+    "SchemaDefinitionError",
+    "SourceFormatError",
+]
+
+
+class ConnectorError(Exception):
+    """Base class of every exception raised by :mod:`connectors`."""
+
+
+class DatasetUnavailableError(ConnectorError, OSError):
+    """A data set is not cached and could not be fetched from the package registry."""
+
+
+class DatasetCorruptError(ConnectorError, ValueError):
+    """A data set file whose checksum or content is not the expected one."""
+
+
+class SchemaDefinitionError(ConnectorError, ValueError):
+    """A schema (or its dict form) that is invalid: unknown type or option, bad fill value,
+    an event-time or key column that is not a field."""
+
+
+class SourceFormatError(ConnectorError, ValueError):
+    """A file that cannot be read with the schema at all (missing column, wrong kind)."""

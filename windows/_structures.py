@@ -1,0 +1,139 @@
+"""Numba data structures for keyed window state: an open-addressing hash table mapping
+``(key id, window id)`` to a slot, and binary min-heaps of timers.
+
+All functions are kernels (compiled, with their pure-Python twins registered). Layouts:
+
+- hash table ``ht``: int64 array ``(cap, 3)`` of ``(key, window, slot)``; ``slot == -1`` marks
+  an empty bucket; ``cap`` is a power of two; linear probing with backward-shift deletion.
+- heap ``h``: int64 array ``(cap, 4)`` of ``(time, seq, slot, generation)`` ordered by
+  ``(time, seq)``; ``seq`` is the registration number, so equal times pop in registration order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from windows._jit import kernel
+
+__all__ = ["heap_pop", "heap_push", "ht_delete", "ht_find", "ht_insert", "ht_rebuild"]
+
+
+@kernel
+def _hash(key: int, win: int, mask: int) -> int:
+    x = key * 0x5BD1E995 + (win >> 7) + win * 31
+    x = x ^ (x >> 29)
+    x = x * 0x27D4EB2F
+    x = x ^ (x >> 32)
+    return x & mask
+
+
+@kernel
+def ht_find(ht: np.ndarray, key: int, win: int) -> int:
+    """Slot of ``(key, win)`` or -1."""
+    mask = ht.shape[0] - 1
+    b = _hash(key, win, mask)
+    while True:
+        s = ht[b, 2]
+        if s == -1:
+            return -1
+        if ht[b, 0] == key and ht[b, 1] == win:
+            return s
+        b = (b + 1) & mask
+
+
+@kernel
+def ht_insert(ht: np.ndarray, key: int, win: int, slot: int) -> None:
+    """Insert ``(key, win) -> slot``; the key must be absent and the table not full."""
+    mask = ht.shape[0] - 1
+    b = _hash(key, win, mask)
+    while ht[b, 2] != -1:
+        b = (b + 1) & mask
+    ht[b, 0] = key
+    ht[b, 1] = win
+    ht[b, 2] = slot
+
+
+@kernel
+def ht_delete(ht: np.ndarray, key: int, win: int) -> None:
+    """Remove ``(key, win)`` if present (backward-shift deletion keeps probes short)."""
+    mask = ht.shape[0] - 1
+    b = _hash(key, win, mask)
+    while True:
+        if ht[b, 2] == -1:
+            return
+        if ht[b, 0] == key and ht[b, 1] == win:
+            break
+        b = (b + 1) & mask
+    hole = b
+    j = (b + 1) & mask
+    while ht[j, 2] != -1:
+        home = _hash(ht[j, 0], ht[j, 1], mask)
+        # move j into the hole if its home is not cyclically within (hole, j]
+        if (j > hole and (home <= hole or home > j)) or (j < hole and home <= hole and home > j):
+            ht[hole, 0] = ht[j, 0]
+            ht[hole, 1] = ht[j, 1]
+            ht[hole, 2] = ht[j, 2]
+            hole = j
+        j = (j + 1) & mask
+    ht[hole, 2] = -1
+
+
+@kernel
+def ht_rebuild(ht: np.ndarray, keys: np.ndarray, wins: np.ndarray, slots: np.ndarray) -> None:
+    """Fill an empty table with the given entries (arrays of shape ``(m,)``)."""
+    for i in range(keys.shape[0]):
+        ht_insert(ht, keys[i], wins[i], slots[i])
+
+
+@kernel
+def _less(h: np.ndarray, a: int, b: int) -> bool:
+    return h[a, 0] < h[b, 0] or (h[a, 0] == h[b, 0] and h[a, 1] < h[b, 1])
+
+
+@kernel
+def _swap(h: np.ndarray, a: int, b: int) -> None:
+    for c in range(4):
+        t = h[a, c]
+        h[a, c] = h[b, c]
+        h[b, c] = t
+
+
+@kernel
+def heap_push(h: np.ndarray, n: int, time: int, seq: int, slot: int, gen: int) -> int:
+    """Push a timer onto a heap of ``n`` entries; returns the new size."""
+    h[n, 0] = time
+    h[n, 1] = seq
+    h[n, 2] = slot
+    h[n, 3] = gen
+    i = n
+    while i > 0:
+        p = (i - 1) >> 1
+        if _less(h, i, p):
+            _swap(h, i, p)
+            i = p
+        else:
+            break
+    return n + 1
+
+
+@kernel
+def heap_pop(h: np.ndarray, n: int) -> int:
+    """Remove the smallest entry (moved to row ``n - 1``, where the caller reads it);
+    returns the new size."""
+    last = n - 1
+    _swap(h, 0, last)
+    i = 0
+    while True:
+        l = 2 * i + 1  # noqa: E741
+        if l >= last:
+            break
+        m = l
+        r = l + 1
+        if r < last and _less(h, r, l):
+            m = r
+        if _less(h, m, i):
+            _swap(h, i, m)
+            i = m
+        else:
+            break
+    return last

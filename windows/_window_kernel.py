@@ -1,0 +1,542 @@
+"""The keyed window kernel: assigns records to windows, aggregates, runs triggers and timers.
+
+One sequential pass over a batch, record by record, exactly as a Flink ``WindowOperator`` sees
+elements and (punctuated) watermarks. The kernel is resumable: when an array is full it returns
+a status naming it, the caller grows it and calls again, and processing resumes where it stopped
+(``ks[K_POS]`` and ``ks[K_PHASE]``). Layouts (all int64 unless stated):
+
+- ``cfg``: the compiled configuration (``C_*`` indices).
+- ``ks``: kernel scalars (``K_*`` indices).
+- ``ops``: ``(nops, 3)`` of ``(opcode, value column, accumulator offset)``.
+- ``S``: ``(cap, NF)`` slot (live window) fields ``F_*``; ``A``: float64 ``(cap, width)``
+  accumulators; ``FREE``: stack of free slots; ``K``: ``(nkeys, 2)`` per key ``(session list
+  head, record count)``; ``HT``: hash table; ``HEV``/``HPT``: event/processing-time timer heaps.
+- outputs: ``O`` ``(cap, 5)`` fired rows ``(key, start, end, timing, n)`` and ``OV`` float64
+  ``(cap, width)`` their accumulators; ``L`` ``(cap, 3)`` late records ``(record index, start,
+  end)``; ``LOG`` ``(cap, 4)`` actions for Python-side aggregates ``(action, a, b, c)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from windows._jit import kernel
+from windows._structures import heap_pop, heap_push, ht_delete, ht_find, ht_insert
+
+# cfg indices
+C_ASSIGNER, C_DOMAIN, C_SIZE, C_SLIDE, C_OFFSET, C_GAP = 0, 1, 2, 3, 4, 5
+C_TRIGGER, C_TPARAM, C_PURGE, C_LATENESS, C_LOG, C_MAXNEW, C_USES_WM = 6, 7, 8, 9, 10, 11, 12
+NCFG = 13
+# ks indices
+K_WM, K_PT, K_POS, K_PHASE, K_EVN, K_PTN, K_HIGH, K_FREE = 0, 1, 2, 3, 4, 5, 6, 7
+K_OUT, K_LATE, K_LOG, K_HTN, K_TSEQ, K_ASEQ, K_TARGET_PT = 8, 9, 10, 11, 12, 13, 14
+NKS = 15
+# slot fields
+F_KEY, F_START, F_END, F_N, F_TRIG, F_CONT, F_GEN, F_LAST_EV, F_LAST_PT, F_NEXT, F_CLEAN = range(11)
+NF = 11
+# phases and statuses
+PH_PT, PH_EVENTS, PH_EV_TIMERS = 0, 1, 2
+DONE, NEED_SLOTS, NEED_HT, NEED_EVHEAP, NEED_PTHEAP, NEED_OUT, NEED_LATE, NEED_LOG = range(8)
+# log actions
+LOG_ADD, LOG_MERGE, LOG_FIRE, LOG_PURGE, LOG_FREE = 0, 1, 2, 3, 4
+# codes mirrored from assigners/triggers/aggregates (kept literal for the kernel)
+A_TUMBLING, A_SLIDING, A_SESSION, A_GLOBAL, A_COUNT = 0, 1, 2, 3, 4
+D_EVENT, D_PROCESSING, D_NONE = 0, 1, 2
+T_EVENT, T_PROCESSING, T_COUNT, T_CONT_EVENT, T_CONT_PROCESSING, T_NEVER = 0, 1, 2, 3, 4, 5
+EARLY, ON_TIME, LATE = 0, 1, 2
+OP_COUNT_ALL, OP_COUNT, OP_SUM, OP_MIN, OP_MAX, OP_MEAN, OP_FIRST, OP_LAST = range(8)
+NONE = -9223372036854775807 - 1
+MAXV = 9223372036854775807
+
+
+@kernel
+def _sat_add(a: int, b: int) -> int:
+    if a > MAXV - b:
+        return MAXV
+    return a + b
+
+
+@kernel
+def _floor_start(t: int, offset: int, size: int) -> int:
+    r = (t - offset) % size
+    if r < 0:
+        r += size
+    return t - r
+
+
+@kernel
+def _log(LOG: np.ndarray, ks: np.ndarray, action: int, a: int, b: int, c: int) -> None:
+    r = ks[K_LOG]
+    LOG[r, 0] = action
+    LOG[r, 1] = a
+    LOG[r, 2] = b
+    LOG[r, 3] = c
+    ks[K_LOG] = r + 1
+
+
+@kernel
+def _add_value(ops: np.ndarray, A: np.ndarray, slot: int, vals: np.ndarray, i: int,
+               t: float, seq: float) -> None:
+    for j in range(ops.shape[0]):
+        op = ops[j, 0]
+        if op == OP_COUNT_ALL:
+            continue
+        v = vals[ops[j, 1], i]
+        if np.isnan(v):
+            continue
+        a = ops[j, 2]
+        A[slot, a + 1] += 1.0
+        first = A[slot, a + 1] == 1.0
+        if op == OP_SUM or op == OP_MEAN:
+            A[slot, a] += v
+        elif op == OP_MIN:
+            if first or v < A[slot, a]:
+                A[slot, a] = v
+        elif op == OP_MAX:
+            if first or v > A[slot, a]:
+                A[slot, a] = v
+        elif op == OP_FIRST:
+            if first or t < A[slot, a + 2] or (t == A[slot, a + 2] and seq < A[slot, a + 3]):
+                A[slot, a] = v
+                A[slot, a + 2] = t
+                A[slot, a + 3] = seq
+        elif op == OP_LAST:
+            if first or t > A[slot, a + 2] or (t == A[slot, a + 2] and seq > A[slot, a + 3]):
+                A[slot, a] = v
+                A[slot, a + 2] = t
+                A[slot, a + 3] = seq
+
+
+@kernel
+def _merge_acc(ops: np.ndarray, A: np.ndarray, dst: int, src: int) -> None:
+    for j in range(ops.shape[0]):
+        op = ops[j, 0]
+        if op == OP_COUNT_ALL:
+            continue
+        a = ops[j, 2]
+        if A[src, a + 1] == 0.0:
+            continue
+        if A[dst, a + 1] == 0.0:
+            A[dst, a] = A[src, a]
+            if op == OP_FIRST or op == OP_LAST:
+                A[dst, a + 2] = A[src, a + 2]
+                A[dst, a + 3] = A[src, a + 3]
+        elif op == OP_SUM or op == OP_MEAN:
+            A[dst, a] += A[src, a]
+        elif op == OP_MIN:
+            A[dst, a] = min(A[dst, a], A[src, a])
+        elif op == OP_MAX:
+            A[dst, a] = max(A[dst, a], A[src, a])
+        elif op == OP_FIRST:
+            ts, tq = A[src, a + 2], A[src, a + 3]
+            if ts < A[dst, a + 2] or (ts == A[dst, a + 2] and tq < A[dst, a + 3]):
+                A[dst, a] = A[src, a]
+                A[dst, a + 2] = ts
+                A[dst, a + 3] = tq
+        elif op == OP_LAST:
+            ts, tq = A[src, a + 2], A[src, a + 3]
+            if ts > A[dst, a + 2] or (ts == A[dst, a + 2] and tq > A[dst, a + 3]):
+                A[dst, a] = A[src, a]
+                A[dst, a + 2] = ts
+                A[dst, a + 3] = tq
+        A[dst, a + 1] += A[src, a + 1]
+
+
+@kernel
+def _fire(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray, slot: int,
+          timing: int, O: np.ndarray, OV: np.ndarray, LOG: np.ndarray) -> None:
+    """Emit the window's result (nothing if it is empty, as Flink) and purge if configured."""
+    if S[slot, F_N] > 0:
+        r = ks[K_OUT]
+        O[r, 0] = S[slot, F_KEY]
+        O[r, 1] = S[slot, F_START]
+        O[r, 2] = S[slot, F_END]
+        O[r, 3] = timing
+        O[r, 4] = S[slot, F_N]
+        for c in range(A.shape[1]):
+            OV[r, c] = A[slot, c]
+        ks[K_OUT] = r + 1
+        if cfg[C_LOG] != 0:
+            _log(LOG, ks, LOG_FIRE, slot, r, 0)
+    if cfg[C_PURGE] != 0:
+        S[slot, F_N] = 0
+        for c in range(A.shape[1]):
+            A[slot, c] = 0.0
+        if cfg[C_LOG] != 0:
+            _log(LOG, ks, LOG_PURGE, slot, 0, 0)
+
+
+@kernel
+def _alloc(ks: np.ndarray, S: np.ndarray, A: np.ndarray, FREE: np.ndarray, key: int,
+           start: int, end: int) -> int:
+    if ks[K_FREE] > 0:
+        ks[K_FREE] -= 1
+        slot = FREE[ks[K_FREE]]
+    else:
+        slot = ks[K_HIGH]
+        ks[K_HIGH] = slot + 1
+        S[slot, F_GEN] = 0
+    S[slot, F_KEY] = key
+    S[slot, F_START] = start
+    S[slot, F_END] = end
+    S[slot, F_N] = 0
+    S[slot, F_TRIG] = 0
+    S[slot, F_CONT] = NONE
+    S[slot, F_LAST_EV] = NONE
+    S[slot, F_LAST_PT] = NONE
+    S[slot, F_NEXT] = -1
+    S[slot, F_CLEAN] = MAXV
+    for c in range(A.shape[1]):
+        A[slot, c] = 0.0
+    return slot
+
+
+@kernel
+def _free(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, FREE: np.ndarray, HT: np.ndarray,
+          K: np.ndarray, slot: int, LOG: np.ndarray) -> None:
+    kind = cfg[C_ASSIGNER]
+    key = S[slot, F_KEY]
+    if kind == A_SESSION:
+        prev = -1
+        s = K[key, 0]
+        while s != -1 and s != slot:
+            prev = s
+            s = S[s, F_NEXT]
+        if prev == -1:
+            K[key, 0] = S[slot, F_NEXT]
+        else:
+            S[prev, F_NEXT] = S[slot, F_NEXT]
+    else:
+        win = S[slot, F_END] if kind == A_COUNT else S[slot, F_START]
+        ht_delete(HT, key, win)
+        ks[K_HTN] -= 1
+    S[slot, F_GEN] += 1
+    S[slot, F_N] = 0
+    FREE[ks[K_FREE]] = slot
+    ks[K_FREE] += 1
+    if cfg[C_LOG] != 0:
+        _log(LOG, ks, LOG_FREE, slot, 0, 0)
+
+
+@kernel
+def _push_ev(ks: np.ndarray, HEV: np.ndarray, S: np.ndarray, slot: int, time: int) -> None:
+    ks[K_EVN] = heap_push(HEV, ks[K_EVN], time, ks[K_TSEQ], slot, S[slot, F_GEN])
+    ks[K_TSEQ] += 1
+
+
+@kernel
+def _push_pt(ks: np.ndarray, HPT: np.ndarray, S: np.ndarray, slot: int, time: int) -> None:
+    ks[K_PTN] = heap_push(HPT, ks[K_PTN], time, ks[K_TSEQ], slot, S[slot, F_GEN])
+    ks[K_TSEQ] += 1
+
+
+@kernel
+def _register(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, HEV: np.ndarray,
+              HPT: np.ndarray, slot: int) -> None:
+    """Register cleanup and trigger timers of a new (or newly merged) window."""
+    dom = cfg[C_DOMAIN]
+    trig = cfg[C_TRIGGER]
+    maxts = S[slot, F_END] - 1
+    clean = MAXV
+    if dom == D_EVENT:
+        clean = _sat_add(maxts, cfg[C_LATENESS])
+        if clean != MAXV:
+            _push_ev(ks, HEV, S, slot, clean)
+    elif dom == D_PROCESSING:
+        clean = maxts
+        _push_pt(ks, HPT, S, slot, clean)
+    S[slot, F_CLEAN] = clean
+    if (trig == T_EVENT or trig == T_CONT_EVENT) and maxts > ks[K_WM]:
+        if not (dom == D_EVENT and maxts == clean):
+            _push_ev(ks, HEV, S, slot, maxts)
+    elif trig == T_PROCESSING:
+        if not (dom == D_PROCESSING and maxts == clean):
+            _push_pt(ks, HPT, S, slot, maxts)
+    if S[slot, F_CONT] != NONE:
+        if trig == T_CONT_EVENT:
+            _push_ev(ks, HEV, S, slot, S[slot, F_CONT])
+        elif trig == T_CONT_PROCESSING:
+            _push_pt(ks, HPT, S, slot, S[slot, F_CONT])
+
+
+@kernel
+def _timing_now(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, slot: int) -> int:
+    dom = cfg[C_DOMAIN]
+    maxts = S[slot, F_END] - 1
+    if dom == D_EVENT:
+        return EARLY if ks[K_WM] < maxts else LATE
+    if dom == D_PROCESSING:
+        return EARLY if ks[K_PT] < maxts else LATE
+    return EARLY
+
+
+@kernel
+def _on_element(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray, slot: int,
+                t: int, HEV: np.ndarray, HPT: np.ndarray, O: np.ndarray, OV: np.ndarray,
+                LOG: np.ndarray) -> None:
+    trig = cfg[C_TRIGGER]
+    maxts = S[slot, F_END] - 1
+    if trig == T_EVENT:
+        if maxts <= ks[K_WM]:
+            _fire(cfg, ks, S, A, slot, LATE, O, OV, LOG)
+    elif trig == T_COUNT:
+        S[slot, F_TRIG] += 1
+        if S[slot, F_TRIG] >= cfg[C_TPARAM]:
+            S[slot, F_TRIG] = 0
+            _fire(cfg, ks, S, A, slot, _timing_now(cfg, ks, S, slot), O, OV, LOG)
+    elif trig == T_CONT_EVENT:
+        if maxts <= ks[K_WM]:
+            _fire(cfg, ks, S, A, slot, LATE, O, OV, LOG)
+        elif S[slot, F_CONT] == NONE:
+            iv = cfg[C_TPARAM]
+            nxt = min(_floor_start(t, 0, iv) + iv, maxts)
+            S[slot, F_CONT] = nxt
+            _push_ev(ks, HEV, S, slot, nxt)
+    elif trig == T_CONT_PROCESSING:
+        if S[slot, F_CONT] == NONE:
+            iv = cfg[C_TPARAM]
+            nxt = _floor_start(ks[K_PT], 0, iv) + iv
+            S[slot, F_CONT] = nxt
+            _push_pt(ks, HPT, S, slot, nxt)
+
+
+@kernel
+def _add_to_window(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndarray,
+                   A: np.ndarray, FREE: np.ndarray, HT: np.ndarray, HEV: np.ndarray,
+                   HPT: np.ndarray, key: int, start: int, end: int, win: int, i: int, t: int,
+                   vals: np.ndarray, O: np.ndarray, OV: np.ndarray, L: np.ndarray,
+                   LOG: np.ndarray) -> int:
+    """Add record ``i`` to the fixed window ``[start, end)`` of ``key`` (hash id ``win``);
+    returns its slot, or -1 when the window is already cleaned up (record is late)."""
+    if cfg[C_DOMAIN] == D_EVENT:
+        if _sat_add(end - 1, cfg[C_LATENESS]) <= ks[K_WM]:
+            r = ks[K_LATE]
+            L[r, 0] = i
+            L[r, 1] = start
+            L[r, 2] = end
+            ks[K_LATE] = r + 1
+            return -1
+    slot = ht_find(HT, key, win)
+    if slot < 0:
+        slot = _alloc(ks, S, A, FREE, key, start, end)
+        ht_insert(HT, key, win, slot)
+        ks[K_HTN] += 1
+        _register(cfg, ks, S, HEV, HPT, slot)
+    S[slot, F_N] += 1
+    _add_value(ops, A, slot, vals, i, float(t), float(ks[K_ASEQ]))
+    if cfg[C_LOG] != 0:
+        _log(LOG, ks, LOG_ADD, i, slot, 0)
+    if cfg[C_ASSIGNER] != A_COUNT:
+        _on_element(cfg, ks, S, A, slot, t, HEV, HPT, O, OV, LOG)
+    return slot
+
+
+@kernel
+def _add_to_session(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndarray,
+                    A: np.ndarray, FREE: np.ndarray, K: np.ndarray, HT: np.ndarray,
+                    HEV: np.ndarray, HPT: np.ndarray, key: int, t: int, gap: int, i: int,
+                    vals: np.ndarray, O: np.ndarray, OV: np.ndarray, L: np.ndarray,
+                    LOG: np.ndarray) -> None:
+    ns = t
+    ne = t + gap
+    lo = ns
+    hi = ne
+    target = -1
+    s = K[key, 0]
+    while s != -1:
+        nxt = S[s, F_NEXT]
+        if S[s, F_START] <= ne and S[s, F_END] >= ns:  # Flink TimeWindow.intersects
+            lo = min(lo, S[s, F_START])
+            hi = max(hi, S[s, F_END])
+            if target == -1:
+                target = s
+            else:
+                _merge_acc(ops, A, target, s)
+                S[target, F_N] += S[s, F_N]
+                S[target, F_TRIG] += S[s, F_TRIG]
+                if S[s, F_CONT] != NONE and (S[target, F_CONT] == NONE
+                                             or S[s, F_CONT] < S[target, F_CONT]):
+                    S[target, F_CONT] = S[s, F_CONT]
+                if cfg[C_LOG] != 0:
+                    _log(LOG, ks, LOG_MERGE, s, target, 0)
+                _free(cfg, ks, S, FREE, HT, K, s, LOG)
+        s = nxt
+    if target == -1:
+        if cfg[C_DOMAIN] == D_EVENT and _sat_add(ne - 1, cfg[C_LATENESS]) <= ks[K_WM]:
+            r = ks[K_LATE]
+            L[r, 0] = i
+            L[r, 1] = ns
+            L[r, 2] = ne
+            ks[K_LATE] = r + 1
+            return
+        target = _alloc(ks, S, A, FREE, key, ns, ne)
+        S[target, F_NEXT] = K[key, 0]
+        K[key, 0] = target
+        _register(cfg, ks, S, HEV, HPT, target)
+    elif lo != S[target, F_START] or hi != S[target, F_END]:
+        S[target, F_START] = lo
+        S[target, F_END] = hi
+        _register(cfg, ks, S, HEV, HPT, target)
+    S[target, F_N] += 1
+    _add_value(ops, A, target, vals, i, float(t), float(ks[K_ASEQ]))
+    if cfg[C_LOG] != 0:
+        _log(LOG, ks, LOG_ADD, i, target, 0)
+    _on_element(cfg, ks, S, A, target, t, HEV, HPT, O, OV, LOG)
+
+
+@kernel
+def _on_timer(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray,
+              FREE: np.ndarray, HT: np.ndarray, K: np.ndarray, HEV: np.ndarray,
+              HPT: np.ndarray, slot: int, T: int, event_domain: bool, O: np.ndarray,
+              OV: np.ndarray, LOG: np.ndarray) -> None:
+    trig = cfg[C_TRIGGER]
+    dom = cfg[C_DOMAIN]
+    maxts = S[slot, F_END] - 1
+    fired = False
+    if event_domain:
+        if (trig == T_EVENT or trig == T_CONT_EVENT) and T == maxts:
+            _fire(cfg, ks, S, A, slot, ON_TIME if dom == D_EVENT else EARLY, O, OV, LOG)
+            fired = True
+        if trig == T_CONT_EVENT and T == S[slot, F_CONT]:
+            nxt = min(T + cfg[C_TPARAM], maxts)
+            if nxt > T:
+                S[slot, F_CONT] = nxt
+                _push_ev(ks, HEV, S, slot, nxt)
+            if not fired:
+                _fire(cfg, ks, S, A, slot, EARLY, O, OV, LOG)
+        if dom == D_EVENT and T == S[slot, F_CLEAN]:
+            _free(cfg, ks, S, FREE, HT, K, slot, LOG)
+    else:
+        if trig == T_PROCESSING and T == maxts:
+            timing = ON_TIME if dom == D_PROCESSING else _timing_now(cfg, ks, S, slot)
+            _fire(cfg, ks, S, A, slot, timing, O, OV, LOG)
+        if trig == T_CONT_PROCESSING and T == S[slot, F_CONT]:
+            nxt = T + cfg[C_TPARAM]
+            S[slot, F_CONT] = nxt
+            _push_pt(ks, HPT, S, slot, nxt)
+            _fire(cfg, ks, S, A, slot, _timing_now(cfg, ks, S, slot), O, OV, LOG)
+        if dom == D_PROCESSING and T == S[slot, F_CLEAN]:
+            _free(cfg, ks, S, FREE, HT, K, slot, LOG)
+
+
+@kernel
+def _advance_timers(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray,
+                    FREE: np.ndarray, HT: np.ndarray, K: np.ndarray, HEV: np.ndarray,
+                    HPT: np.ndarray, event_domain: bool, O: np.ndarray, OV: np.ndarray,
+                    LOG: np.ndarray) -> int:
+    H = HEV if event_domain else HPT
+    nidx = K_EVN if event_domain else K_PTN
+    limit = ks[K_WM] if event_domain else ks[K_PT]
+    lastf = F_LAST_EV if event_domain else F_LAST_PT
+    while ks[nidx] > 0 and H[0, 0] <= limit:
+        if ks[K_OUT] + 1 > O.shape[0]:
+            return NEED_OUT
+        if ks[K_LOG] + 4 > LOG.shape[0]:
+            return NEED_LOG
+        if ks[K_EVN] + 2 > HEV.shape[0]:
+            return NEED_EVHEAP
+        if ks[K_PTN] + 2 > HPT.shape[0]:
+            return NEED_PTHEAP
+        ks[nidx] = heap_pop(H, ks[nidx])
+        r = ks[nidx]
+        T = H[r, 0]
+        slot = H[r, 2]
+        if S[slot, F_GEN] != H[r, 3] or T <= S[slot, lastf]:
+            continue  # stale (window freed or merged) or a duplicate timer
+        S[slot, lastf] = T
+        _on_timer(cfg, ks, S, A, FREE, HT, K, HEV, HPT, slot, T, event_domain, O, OV, LOG)
+    return DONE
+
+
+@kernel
+def run_windows(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, keys: np.ndarray,
+                ts: np.ndarray, wms: np.ndarray, gaps: np.ndarray, vals: np.ndarray,
+                S: np.ndarray, A: np.ndarray, FREE: np.ndarray, K: np.ndarray, HT: np.ndarray,
+                HEV: np.ndarray, HPT: np.ndarray, O: np.ndarray, OV: np.ndarray,
+                L: np.ndarray, LOG: np.ndarray) -> int:
+    """Process records ``ks[K_POS]..n-1`` (resumable; see module docstring). Returns a status
+    (``DONE`` or ``NEED_*``)."""
+    n = keys.shape[0]
+    kind = cfg[C_ASSIGNER]
+    dom = cfg[C_DOMAIN]
+    maxnew = cfg[C_MAXNEW]
+    uses_wm = cfg[C_USES_WM] != 0
+    while True:
+        ph = ks[K_PHASE]
+        if ph == PH_PT:
+            if ks[K_TARGET_PT] > ks[K_PT]:
+                ks[K_PT] = ks[K_TARGET_PT]
+            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, False, O, OV, LOG)
+            if st != DONE:
+                return st
+            ks[K_PHASE] = PH_EVENTS
+            continue
+        if ph == PH_EV_TIMERS:
+            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, True, O, OV, LOG)
+            if st != DONE:
+                return st
+            ks[K_PHASE] = PH_EVENTS
+            continue
+        i = ks[K_POS]
+        if i >= n:
+            return DONE
+        # capacity for the worst case of one record
+        if ks[K_FREE] + (S.shape[0] - ks[K_HIGH]) < maxnew:
+            return NEED_SLOTS
+        if 2 * (ks[K_HTN] + maxnew) > HT.shape[0]:
+            return NEED_HT
+        if ks[K_EVN] + 2 * maxnew + 2 > HEV.shape[0]:
+            return NEED_EVHEAP
+        if ks[K_PTN] + 2 * maxnew + 2 > HPT.shape[0]:
+            return NEED_PTHEAP
+        if ks[K_OUT] + maxnew + 1 > O.shape[0]:
+            return NEED_OUT
+        if ks[K_LATE] + maxnew > L.shape[0]:
+            return NEED_LATE
+        if ks[K_LOG] + 4 * maxnew + 4 > LOG.shape[0]:
+            return NEED_LOG
+        key = keys[i]
+        if dom == D_EVENT:
+            t = ts[i]
+        elif dom == D_PROCESSING:
+            t = ks[K_PT]
+        else:
+            t = ts[i]
+        if kind == A_TUMBLING:
+            start = _floor_start(t, cfg[C_OFFSET], cfg[C_SIZE])
+            _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, start,
+                           start + cfg[C_SIZE], start, i, t, vals, O, OV, L, LOG)
+        elif kind == A_SLIDING:
+            size = cfg[C_SIZE]
+            slide = cfg[C_SLIDE]
+            start = _floor_start(t, cfg[C_OFFSET], slide)
+            while start > t - size:
+                _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, start,
+                               start + size, start, i, t, vals, O, OV, L, LOG)
+                start -= slide
+        elif kind == A_SESSION:
+            gap = cfg[C_GAP] if cfg[C_GAP] > 0 else gaps[i]
+            _add_to_session(cfg, ks, ops, S, A, FREE, K, HT, HEV, HPT, key, t, gap, i, vals,
+                            O, OV, L, LOG)
+        elif kind == A_GLOBAL:
+            _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, NONE, MAXV, 0, i, t,
+                           vals, O, OV, L, LOG)
+        else:  # count windows over the per-key record number
+            size = cfg[C_SIZE]
+            slide = cfg[C_SLIDE]
+            c = K[key, 1]
+            K[key, 1] = c + 1
+            e = (c // slide + 1) * slide
+            while e - size <= c:
+                _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, max(e - size, 0),
+                               e, e, i, t, vals, O, OV, L, LOG)
+                e += slide
+            if (c + 1) % slide == 0:
+                slot = ht_find(HT, key, c + 1)
+                _fire(cfg, ks, S, A, slot, ON_TIME, O, OV, LOG)
+                _free(cfg, ks, S, FREE, HT, K, slot, LOG)
+        ks[K_ASEQ] += 1
+        ks[K_POS] = i + 1
+        if uses_wm and wms[i] > ks[K_WM]:
+            ks[K_WM] = wms[i]
+            ks[K_PHASE] = PH_EV_TIMERS
