@@ -40,6 +40,8 @@ from windows.triggers import (
 from windows.watermarks import WatermarkStrategy, WatermarkTracker
 
 __all__ = [
+    "MAX_TIMESTAMP",
+    "MIN_TIMESTAMP",
     "AggregateFunction",
     "ContinuousEventTimeTrigger",
     "ContinuousProcessingTimeTrigger",
@@ -51,8 +53,6 @@ __all__ = [
     "InvalidDurationError",
     "InvalidWindowConfigError",
     "KeyEncoder",
-    "MAX_TIMESTAMP",
-    "MIN_TIMESTAMP",
     "NeverTrigger",
     "ProcessWindowFunction",
     "ProcessingTimeSessionWindows",

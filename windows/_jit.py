@@ -26,12 +26,26 @@ def jit_disabled() -> bool:
     return os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
 
 
-def kernel(func: F) -> F:
+def kernel(func: F | None = None, *, inline: bool = False) -> Any:
     """Compile ``func`` in nopython mode with an on-disk cache and register its twin.
 
     The returned object is the Numba dispatcher; ``func`` itself stays reachable as
-    ``KERNELS[name][1]`` (and as the dispatcher's ``py_func``).
+    ``KERNELS[name][1]`` (and as the dispatcher's ``py_func``). ``inline=True`` inlines the
+    function into compiled callers at the Numba IR level (for small hot helpers: it removes
+    call and array reference-counting overhead).
     """
-    compiled = numba.njit(cache=True, nogil=True)(func)
-    KERNELS[f"{func.__module__}.{func.__qualname__}"] = (compiled, func)
-    return compiled  # type: ignore[no-any-return]
+
+    def wrap(f: F) -> F:
+        # No reference counting: kernels only read and write arrays they are given (they never
+        # allocate), and NRT's atomic increments on every call with array arguments cost
+        # more than the work of the hot loops.
+        opts: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": False}
+        if inline:
+            opts["inline"] = "always"
+        compiled = numba.njit(**opts)(f)
+        KERNELS[f"{f.__module__}.{f.__qualname__}"] = (compiled, f)
+        return compiled  # type: ignore[no-any-return]
+
+    if func is not None:
+        return wrap(func)
+    return wrap

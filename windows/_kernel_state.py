@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -20,40 +21,61 @@ def _grow(arr: np.ndarray, rows: int, fill: float | int = 0) -> np.ndarray:
 
 
 class KernelState:
-    """All mutable arrays of one window operator, with growth on demand."""
+    """All mutable arrays of one window operator, with growth on demand.
 
-    def __init__(self, width: int) -> None:
+    Parameters
+    ----------
+    width : int
+        Accumulator columns per window (column 0 is the record count).
+    kind : int
+        Assigner kind code (hash table contents depend on it).
+    ring : int
+        Entries of the per-key window cache.
+    """
+
+    def __init__(self, width: int, kind: int, ring: int) -> None:
+        self.kind = kind
         self.ks = np.zeros(wk.NKS, np.int64)
         self.ks[wk.K_WM] = wk.NONE
         self.ks[wk.K_PT] = wk.NONE
+        for k in (wk.K_BFREE, wk.K_NFREE, wk.K_LASTB_EV, wk.K_LASTB_PT):
+            self.ks[k] = -1
         self.S = np.zeros((1024, wk.NF), np.int64)
         self.A = np.zeros((1024, width), np.float64)
         self.FREE = np.zeros(1024, np.int64)
-        self.K = np.full((1024, 2), 0, np.int64)
-        self.K[:, 0] = -1
+        self.K = self._new_keys(1024, 2 + 2 * ring)
         self.HT = np.full((4096, 3), -1, np.int64)
-        self.HEV = np.zeros((1024, 4), np.int64)
-        self.HPT = np.zeros((1024, 4), np.int64)
+        self.HEV = np.zeros((1024, 2), np.int64)
+        self.HPT = np.zeros((1024, 2), np.int64)
+        self.BK = np.zeros((1024, 4), np.int64)
+        self.TN = np.zeros((2048, 3), np.int64)
         self.new_outputs(1024)
+
+    @staticmethod
+    def _new_keys(rows: int, width: int) -> np.ndarray:
+        K = np.zeros((rows, width), np.int64)
+        K[:, 0] = -1
+        K[:, 3::2] = -1
+        return K
 
     def new_outputs(self, n: int) -> None:
         """Fresh output buffers sized for a batch of ``n`` records."""
-        cap = max(256, n // 4)
+        cap = max(256, n // 8)
         self.O = np.zeros((cap, 5), np.int64)
         self.OV = np.zeros((cap, self.A.shape[1]), np.float64)
-        self.L = np.zeros((max(64, n // 16), 3), np.int64)
-        self.LOG = np.zeros((max(64, 4 * n + 64), 4), np.int64)
+        self.L = np.zeros((max(64, n // 64), 3), np.int64)
+        self.LOG = np.zeros((256, 4), np.int64)
         for k in (wk.K_OUT, wk.K_LATE, wk.K_LOG):
             self.ks[k] = 0
 
     def ensure_keys(self, nkeys: int) -> None:
         """Per-key arrays for ``nkeys`` keys."""
         if nkeys > self.K.shape[0]:
-            old = self.K.shape[0]
-            self.K = _grow(self.K, max(nkeys, 2 * old))
-            self.K[old:, 0] = -1
+            K = self._new_keys(max(nkeys, 2 * self.K.shape[0]), self.K.shape[1])
+            K[: self.K.shape[0]] = self.K
+            self.K = K
 
-    def grow(self, status: int, flush_log: Any) -> None:
+    def grow(self, status: int, flush_log: Callable[[], None]) -> None:
         """Enlarge the array a kernel status asked for (``flush_log`` empties the log)."""
         if status == wk.NEED_SLOTS:
             n = 2 * self.S.shape[0]
@@ -62,10 +84,13 @@ class KernelState:
             self.FREE = _grow(self.FREE, n)
         elif status == wk.NEED_HT:
             self.rebuild_hash(2 * self.HT.shape[0])
-        elif status == wk.NEED_EVHEAP:
-            self.HEV = _grow(self.HEV, 2 * self.HEV.shape[0])
-        elif status == wk.NEED_PTHEAP:
-            self.HPT = _grow(self.HPT, 2 * self.HPT.shape[0])
+        elif status == wk.NEED_TIMERS:
+            n = 2 * self.BK.shape[0]
+            self.BK = _grow(self.BK, n)
+            self.HEV = _grow(self.HEV, n)
+            self.HPT = _grow(self.HPT, n)
+        elif status == wk.NEED_NODES:
+            self.TN = _grow(self.TN, 2 * self.TN.shape[0])
         elif status == wk.NEED_OUT:
             self.O = _grow(self.O, 2 * self.O.shape[0])
             self.OV = _grow(self.OV, 2 * self.OV.shape[0])
@@ -73,67 +98,92 @@ class KernelState:
             self.L = _grow(self.L, 2 * self.L.shape[0])
         elif status == wk.NEED_LOG:
             flush_log()
+            if self.ks[wk.K_LOG]:  # nothing consumed the log: make room instead
+                self.LOG = _grow(self.LOG, 2 * self.LOG.shape[0])
         else:  # pragma: no cover - kernel contract
             raise RuntimeError(f"unknown window kernel status {status}")
 
-    def live_slots(self, kind: int) -> np.ndarray:
-        """Indices of live slots (windows currently held)."""
+    def live_slots(self) -> np.ndarray:
+        """Indices of live slots (windows currently held), int64 array."""
         high = int(self.ks[wk.K_HIGH])
-        free = self.FREE[: int(self.ks[wk.K_FREE])]
         alive = np.ones(high, np.bool_)
-        alive[free] = False
-        return np.nonzero(alive)[0]
+        alive[self.FREE[: int(self.ks[wk.K_FREE])]] = False
+        return np.nonzero(alive)[0].astype(np.int64)
 
-    def rebuild_hash(self, cap: int, kind: int | None = None) -> None:
-        """Recreate the hash table with ``cap`` buckets from the live slots."""
+    def rebuild_hash(self, cap: int) -> None:
+        """Recreate the hash table with ``cap`` buckets from the live windows and timer
+        buckets."""
         self.HT = np.full((cap, 3), -1, np.int64)
-        if kind is None:
-            kind = self._kind
-        if kind == wk.A_SESSION:
-            self.ks[wk.K_HTN] = 0
-            return
-        live = self.live_slots(kind)
-        wins = self.S[live, wk.F_END] if kind == wk.A_COUNT else self.S[live, wk.F_START]
-        ht_rebuild(self.HT, self.S[live, wk.F_KEY].copy(), wins.copy(), live.astype(np.int64))
-        self.ks[wk.K_HTN] = live.shape[0]
-
-    _kind: int = 0
+        keys, wins, vals = [], [], []
+        if self.kind != wk.A_SESSION:
+            live = self.live_slots()
+            keys.append(self.S[live, wk.F_KEY])
+            wins.append(
+                self.S[live, wk.F_END] if self.kind == wk.A_COUNT else self.S[live, wk.F_START]
+            )
+            vals.append(live)
+        for dom, H, n in ((0, self.HEV, wk.K_EVN), (1, self.HPT, wk.K_PTN)):
+            b = H[: int(self.ks[n]), 1]
+            keys.append(np.full(b.shape[0], -1 - dom, np.int64))
+            wins.append(self.BK[b, 0])
+            vals.append(b)
+        k, w, v = (
+            np.concatenate(x).astype(np.int64) if x else np.empty(0, np.int64)
+            for x in (keys, wins, vals)
+        )
+        ht_rebuild(self.HT, k, w, v)
+        self.ks[wk.K_HTN] = k.shape[0]
 
     # -- snapshot -----------------------------------------------------------------------------
     def snapshot(self, nkeys: int) -> dict[str, Any]:
-        """Plain-data copy of the live state (hash table excluded: it is rebuilt)."""
-        high = int(self.ks[wk.K_HIGH])
+        """Plain-data copy of the state (the hash table is rebuilt on restore)."""
+        ks = self.ks
         return {
-            "ks": self.ks.copy(), "S": self.S[:high].copy(), "A": self.A[:high].copy(),
-            "FREE": self.FREE[: int(self.ks[wk.K_FREE])].copy(), "K": self.K[:nkeys].copy(),
-            "HEV": self.HEV[: int(self.ks[wk.K_EVN])].copy(),
-            "HPT": self.HPT[: int(self.ks[wk.K_PTN])].copy(),
+            "ks": ks.copy(),
+            "S": self.S[: int(ks[wk.K_HIGH])].copy(),
+            "A": self.A[: int(ks[wk.K_HIGH])].copy(),
+            "FREE": self.FREE[: int(ks[wk.K_FREE])].copy(),
+            "K": self.K[:nkeys].copy(),
+            "HEV": self.HEV[: int(ks[wk.K_EVN])].copy(),
+            "HPT": self.HPT[: int(ks[wk.K_PTN])].copy(),
+            "BK": self.BK[: int(ks[wk.K_BHIGH])].copy(),
+            "TN": self.TN[: int(ks[wk.K_NHIGH])].copy(),
         }
 
-    def restore(self, st: dict[str, Any], kind: int) -> None:
+    def restore(self, st: dict[str, Any]) -> None:
         """Load a :meth:`snapshot` (arrays are re-allocated with head room)."""
         try:
             ks = np.asarray(st["ks"], np.int64)
-            S, A = np.asarray(st["S"], np.int64), np.asarray(st["A"], np.float64)
-            FREE, K = np.asarray(st["FREE"], np.int64), np.asarray(st["K"], np.int64)
-            HEV, HPT = np.asarray(st["HEV"], np.int64), np.asarray(st["HPT"], np.int64)
+            arrs = {n: np.asarray(st[n]) for n in ("S", "A", "FREE", "K", "HEV", "HPT", "BK", "TN")}
         except (KeyError, TypeError, ValueError) as exc:
             raise SnapshotError(f"malformed window state: {exc}") from exc
-        if ks.shape != (wk.NKS,) or A.shape[1:] != self.A.shape[1:] or S.shape[1:] != (wk.NF,):
+        S, A, K = arrs["S"], arrs["A"], arrs["K"]
+        if (
+            ks.shape != (wk.NKS,)
+            or S.ndim != 2
+            or S.shape[1] != wk.NF
+            or A.ndim != 2
+            or A.shape[1] != self.A.shape[1]
+            or K.ndim != 2
+            or K.shape[1] != self.K.shape[1]
+        ):
             raise SnapshotError("window state does not match this operator's configuration")
-        self._kind = kind
-        self.ks = ks
+        self.ks = ks.copy()
         cap = max(1024, 2 * S.shape[0])
-        self.S = _grow(S.reshape(-1, wk.NF), cap)
-        self.A = _grow(A.reshape(-1, self.A.shape[1]), cap)
-        self.FREE = _grow(FREE, cap)
-        self.K = np.zeros((0, 2), np.int64)
-        self.ensure_keys(max(1024, K.shape[0]))
-        self.K[: K.shape[0]] = K.reshape(-1, 2)
-        self.HEV = _grow(HEV.reshape(-1, 4), max(1024, 2 * HEV.shape[0]))
-        self.HPT = _grow(HPT.reshape(-1, 4), max(1024, 2 * HPT.shape[0]))
+        self.S = _grow(S.astype(np.int64), cap)
+        self.A = _grow(A.astype(np.float64), cap)
+        self.FREE = _grow(arrs["FREE"].astype(np.int64).reshape(-1), cap)
+        self.K = self._new_keys(max(1024, K.shape[0]), K.shape[1])
+        self.K[: K.shape[0]] = K
+        bcap = max(1024, 2 * arrs["BK"].shape[0])
+        self.BK = _grow(arrs["BK"].astype(np.int64).reshape(-1, 4), bcap)
+        self.HEV = _grow(arrs["HEV"].astype(np.int64).reshape(-1, 2), bcap)
+        self.HPT = _grow(arrs["HPT"].astype(np.int64).reshape(-1, 2), bcap)
+        self.TN = _grow(
+            arrs["TN"].astype(np.int64).reshape(-1, 3), max(2048, 2 * arrs["TN"].shape[0])
+        )
         ht = 4096
-        while ht < 4 * max(1, S.shape[0]):
+        while ht < 4 * (S.shape[0] + self.BK.shape[0]):
             ht *= 2
-        self.rebuild_hash(ht, kind)
+        self.rebuild_hash(ht)
         self.new_outputs(1024)

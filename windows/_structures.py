@@ -18,7 +18,7 @@ from windows._jit import kernel
 __all__ = ["heap_pop", "heap_push", "ht_delete", "ht_find", "ht_insert", "ht_rebuild"]
 
 
-@kernel
+@kernel(inline=True)
 def _hash(key: int, win: int, mask: int) -> int:
     x = key * 0x5BD1E995 + (win >> 7) + win * 31
     x = x ^ (x >> 29)
@@ -27,7 +27,7 @@ def _hash(key: int, win: int, mask: int) -> int:
     return x & mask
 
 
-@kernel
+@kernel(inline=True)
 def ht_find(ht: np.ndarray, key: int, win: int) -> int:
     """Slot of ``(key, win)`` or -1."""
     mask = ht.shape[0] - 1
@@ -85,12 +85,12 @@ def ht_rebuild(ht: np.ndarray, keys: np.ndarray, wins: np.ndarray, slots: np.nda
         ht_insert(ht, keys[i], wins[i], slots[i])
 
 
-@kernel
+@kernel(inline=True)
 def _less(h: np.ndarray, a: int, b: int) -> bool:
     return h[a, 0] < h[b, 0] or (h[a, 0] == h[b, 0] and h[a, 1] < h[b, 1])
 
 
-@kernel
+@kernel(inline=True)
 def _swap(h: np.ndarray, a: int, b: int) -> None:
     for c in range(4):
         t = h[a, c]
@@ -98,7 +98,7 @@ def _swap(h: np.ndarray, a: int, b: int) -> None:
         h[b, c] = t
 
 
-@kernel
+@kernel(inline=True)
 def heap_push(h: np.ndarray, n: int, time: int, seq: int, slot: int, gen: int) -> int:
     """Push a timer onto a heap of ``n`` entries; returns the new size."""
     h[n, 0] = time

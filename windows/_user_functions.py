@@ -21,15 +21,16 @@ __all__ = ["UserFunctions"]
 def _concat(chunks: list[dict[str, np.ndarray]], names: list[str]) -> dict[str, np.ndarray]:
     if not chunks:
         return {n: np.empty(0) for n in names}
-    return {n: np.concatenate([c[n] for c in chunks]) for n in names}
+    return {n: np.concatenate([c[n] for c in chunks]) for n in chunks[0]}
 
 
 class UserFunctions:
     """Per-slot accumulators of user ``AggregateFunction``s and buffered records for a
     ``ProcessWindowFunction``."""
 
-    def __init__(self, aggs: dict[str, AggregateFunction[Any]],
-                 window_function: ProcessWindowFunction | None) -> None:
+    def __init__(
+        self, aggs: dict[str, AggregateFunction[Any]], window_function: ProcessWindowFunction | None
+    ) -> None:
         self.aggs = aggs
         self.wf = window_function
         self.accs: dict[int, dict[str, Any]] = {}
@@ -38,8 +39,13 @@ class UserFunctions:
         self.results: dict[int, dict[str, Any]] = {}  # output row -> user columns
 
     # -- replay ---------------------------------------------------------------------------------
-    def replay(self, log: np.ndarray, columns: Mapping[str, np.ndarray], O: np.ndarray,
-               decode_key: Callable[[int], Any]) -> None:
+    def replay(
+        self,
+        log: np.ndarray,
+        columns: Mapping[str, np.ndarray],
+        O: np.ndarray,
+        decode_key: Callable[[int], Any],
+    ) -> None:
         """Apply ``log`` (int64 ``(m, 4)``) for a batch whose records are ``columns``."""
         names = list(columns)
         rows_cache: dict[int, dict[str, Any]] = {}
@@ -47,8 +53,10 @@ class UserFunctions:
         def row(i: int) -> dict[str, Any]:
             r = rows_cache.get(i)
             if r is None:
-                r = {n: columns[n][i].item() if hasattr(columns[n][i], "item")
-                     else columns[n][i] for n in names}
+                r = {
+                    n: columns[n][i].item() if hasattr(columns[n][i], "item") else columns[n][i]
+                    for n in names
+                }
                 rows_cache[i] = r
             return r
 
@@ -69,8 +77,9 @@ class UserFunctions:
                     d_acc = self.accs.setdefault(dst, {})
                     for name, fn in self.aggs.items():
                         if name in s_acc:
-                            d_acc[name] = (fn.merge(d_acc[name], s_acc[name]) if name in d_acc
-                                           else s_acc[name])
+                            d_acc[name] = (
+                                fn.merge(d_acc[name], s_acc[name]) if name in d_acc else s_acc[name]
+                            )
                 if self.wf is not None:
                     self._materialize(src, columns)
                     self._materialize(dst, columns)
@@ -80,13 +89,15 @@ class UserFunctions:
                 out: dict[str, Any] = {}
                 accs = self.accs.get(slot, {})
                 for name, fn in self.aggs.items():
-                    out[name] = fn.get_result(accs[name] if name in accs
-                                              else fn.create_accumulator())
+                    out[name] = fn.get_result(
+                        accs[name] if name in accs else fn.create_accumulator()
+                    )
                 if self.wf is not None:
                     self._materialize(slot, columns)
                     recs = _concat(self.records.get(slot, []), names)
-                    res = self.wf.process(decode_key(int(O[r, 0])),
-                                          TimeWindow(int(O[r, 1]), int(O[r, 2])), recs)
+                    res = self.wf.process(
+                        decode_key(int(O[r, 0])), TimeWindow(int(O[r, 1]), int(O[r, 2])), recs
+                    )
                     out.update(dict(res))
                 self.results[r] = out
             elif action in (wk.LOG_PURGE, wk.LOG_FREE):
@@ -98,8 +109,9 @@ class UserFunctions:
         idx = self.pending.pop(slot, None)
         if idx:
             ia = np.asarray(idx, np.int64)
-            self.records.setdefault(slot, []).append({n: np.asarray(c)[ia]
-                                                      for n, c in columns.items()})
+            self.records.setdefault(slot, []).append(
+                {n: np.asarray(c)[ia] for n, c in columns.items()}
+            )
 
     def end_batch(self, columns: Mapping[str, np.ndarray]) -> None:
         """Copy records still referenced by index out of the batch."""
@@ -134,21 +146,29 @@ class UserFunctions:
     # -- snapshot ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Plain data; record chunks of numeric columns as arrays, others as lists."""
-        accs = {str(s): {n: self.aggs[n].snapshot_accumulator(v) for n, v in d.items()}
-                for s, d in self.accs.items()}
+        accs = {
+            str(s): {n: self.aggs[n].snapshot_accumulator(v) for n, v in d.items()}
+            for s, d in self.accs.items()
+        }
         recs: dict[str, list[dict[str, Any]]] = {}
         for s, chunks in self.records.items():
-            recs[str(s)] = [{n: (a if a.dtype.kind in "biuf" else a.tolist())
-                             for n, a in c.items()} for c in chunks]
+            recs[str(s)] = [
+                {n: (a if a.dtype.kind in "biuf" else a.tolist()) for n, a in c.items()}
+                for c in chunks
+            ]
         return {"accs": accs, "records": recs}
 
     def restore(self, st: Mapping[str, Any]) -> None:
         """Inverse of :meth:`snapshot`."""
         try:
-            self.accs = {int(s): {n: self.aggs[n].restore_accumulator(v) for n, v in d.items()}
-                         for s, d in st["accs"].items()}
-            self.records = {int(s): [{n: np.asarray(v) for n, v in c.items()} for c in chunks]
-                            for s, chunks in st["records"].items()}
+            self.accs = {
+                int(s): {n: self.aggs[n].restore_accumulator(v) for n, v in d.items()}
+                for s, d in st["accs"].items()
+            }
+            self.records = {
+                int(s): [{n: np.asarray(v) for n, v in c.items()} for c in chunks]
+                for s, chunks in st["records"].items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SnapshotError(f"malformed user-function window state: {exc}") from exc
         self.pending = {}

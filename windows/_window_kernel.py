@@ -9,8 +9,11 @@ a status naming it, the caller grows it and calls again, and processing resumes 
 - ``ks``: kernel scalars (``K_*`` indices).
 - ``ops``: ``(nops, 3)`` of ``(opcode, value column, accumulator offset)``.
 - ``S``: ``(cap, NF)`` slot (live window) fields ``F_*``; ``A``: float64 ``(cap, width)``
-  accumulators; ``FREE``: stack of free slots; ``K``: ``(nkeys, 2)`` per key ``(session list
-  head, record count)``; ``HT``: hash table; ``HEV``/``HPT``: event/processing-time timer heaps.
+  accumulators, column 0 the record count; ``FREE``: stack of free slots; ``K``: ``(nkeys,
+  2 + 2 * ring)`` per key: session list head, record count, then a ring of recently used
+  ``(window start, slot)`` pairs that spares most hash look-ups; ``HT``: hash table (windows
+  and timer buckets); ``HEV``/``HPT``: event/processing-time bucket heaps, ``BK`` buckets and
+  ``TN`` timer nodes (see :mod:`windows._timers`).
 - outputs: ``O`` ``(cap, 5)`` fired rows ``(key, start, end, timing, n)`` and ``OV`` float64
   ``(cap, width)`` their accumulators; ``L`` ``(cap, 3)`` late records ``(record index, start,
   end)``; ``LOG`` ``(cap, 4)`` actions for Python-side aggregates ``(action, a, b, c)``.
@@ -21,22 +24,26 @@ from __future__ import annotations
 import numpy as np
 
 from windows._jit import kernel
-from windows._structures import heap_pop, heap_push, ht_delete, ht_find, ht_insert
+from windows._structures import ht_delete, ht_find, ht_insert
+from windows._timers import timer_pop, timer_push
 
 # cfg indices
 C_ASSIGNER, C_DOMAIN, C_SIZE, C_SLIDE, C_OFFSET, C_GAP = 0, 1, 2, 3, 4, 5
 C_TRIGGER, C_TPARAM, C_PURGE, C_LATENESS, C_LOG, C_MAXNEW, C_USES_WM = 6, 7, 8, 9, 10, 11, 12
-NCFG = 13
+C_RING = 13
+NCFG = 14
 # ks indices
 K_WM, K_PT, K_POS, K_PHASE, K_EVN, K_PTN, K_HIGH, K_FREE = 0, 1, 2, 3, 4, 5, 6, 7
 K_OUT, K_LATE, K_LOG, K_HTN, K_TSEQ, K_ASEQ, K_TARGET_PT = 8, 9, 10, 11, 12, 13, 14
-NKS = 15
-# slot fields
-F_KEY, F_START, F_END, F_N, F_TRIG, F_CONT, F_GEN, F_LAST_EV, F_LAST_PT, F_NEXT, F_CLEAN = range(11)
-NF = 11
+K_BFREE, K_BHIGH, K_NFREE, K_NHIGH, K_LASTB_EV, K_LASTB_PT, K_NUSED = 15, 16, 17, 18, 19, 20, 21
+K_SCRATCH = 22  # three scratch cells
+NKS = 25
+# slot fields (the record count lives in A[:, 0])
+F_KEY, F_START, F_END, F_TRIG, F_CONT, F_GEN, F_LAST_EV, F_LAST_PT, F_NEXT, F_CLEAN = range(10)
+NF = 10
 # phases and statuses
 PH_PT, PH_EVENTS, PH_EV_TIMERS = 0, 1, 2
-DONE, NEED_SLOTS, NEED_HT, NEED_EVHEAP, NEED_PTHEAP, NEED_OUT, NEED_LATE, NEED_LOG = range(8)
+DONE, NEED_SLOTS, NEED_HT, NEED_TIMERS, NEED_NODES, NEED_OUT, NEED_LATE, NEED_LOG = range(8)
 # log actions
 LOG_ADD, LOG_MERGE, LOG_FIRE, LOG_PURGE, LOG_FREE = 0, 1, 2, 3, 4
 # codes mirrored from assigners/triggers/aggregates (kept literal for the kernel)
@@ -49,14 +56,14 @@ NONE = -9223372036854775807 - 1
 MAXV = 9223372036854775807
 
 
-@kernel
+@kernel(inline=True)
 def _sat_add(a: int, b: int) -> int:
     if a > MAXV - b:
         return MAXV
     return a + b
 
 
-@kernel
+@kernel(inline=True)
 def _floor_start(t: int, offset: int, size: int) -> int:
     r = (t - offset) % size
     if r < 0:
@@ -64,7 +71,13 @@ def _floor_start(t: int, offset: int, size: int) -> int:
     return t - r
 
 
-@kernel
+@kernel(inline=True)
+def _ring_col(cfg: np.ndarray, start: int) -> int:
+    """Column of the per-key cache entry for the window starting at ``start``."""
+    return 2 + 2 * (((start - cfg[C_OFFSET]) // cfg[C_SLIDE]) % cfg[C_RING])
+
+
+@kernel(inline=True)
 def _log(LOG: np.ndarray, ks: np.ndarray, action: int, a: int, b: int, c: int) -> None:
     r = ks[K_LOG]
     LOG[r, 0] = action
@@ -74,9 +87,10 @@ def _log(LOG: np.ndarray, ks: np.ndarray, action: int, a: int, b: int, c: int) -
     ks[K_LOG] = r + 1
 
 
-@kernel
-def _add_value(ops: np.ndarray, A: np.ndarray, slot: int, vals: np.ndarray, i: int,
-               t: float, seq: float) -> None:
+@kernel(inline=True)
+def _add_value(
+    ops: np.ndarray, A: np.ndarray, slot: int, vals: np.ndarray, i: int, t: float, seq: float
+) -> None:
     for j in range(ops.shape[0]):
         op = ops[j, 0]
         if op == OP_COUNT_ALL:
@@ -109,6 +123,7 @@ def _add_value(ops: np.ndarray, A: np.ndarray, slot: int, vals: np.ndarray, i: i
 
 @kernel
 def _merge_acc(ops: np.ndarray, A: np.ndarray, dst: int, src: int) -> None:
+    A[dst, 0] += A[src, 0]
     for j in range(ops.shape[0]):
         op = ops[j, 0]
         if op == OP_COUNT_ALL:
@@ -142,33 +157,42 @@ def _merge_acc(ops: np.ndarray, A: np.ndarray, dst: int, src: int) -> None:
         A[dst, a + 1] += A[src, a + 1]
 
 
-@kernel
-def _fire(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray, slot: int,
-          timing: int, O: np.ndarray, OV: np.ndarray, LOG: np.ndarray) -> None:
+@kernel(inline=True)
+def _fire(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    slot: int,
+    timing: int,
+    O: np.ndarray,
+    OV: np.ndarray,
+    LOG: np.ndarray,
+) -> None:
     """Emit the window's result (nothing if it is empty, as Flink) and purge if configured."""
-    if S[slot, F_N] > 0:
+    if A[slot, 0] > 0.0:
         r = ks[K_OUT]
         O[r, 0] = S[slot, F_KEY]
         O[r, 1] = S[slot, F_START]
         O[r, 2] = S[slot, F_END]
         O[r, 3] = timing
-        O[r, 4] = S[slot, F_N]
+        O[r, 4] = np.int64(A[slot, 0])
         for c in range(A.shape[1]):
             OV[r, c] = A[slot, c]
         ks[K_OUT] = r + 1
         if cfg[C_LOG] != 0:
             _log(LOG, ks, LOG_FIRE, slot, r, 0)
     if cfg[C_PURGE] != 0:
-        S[slot, F_N] = 0
         for c in range(A.shape[1]):
             A[slot, c] = 0.0
         if cfg[C_LOG] != 0:
             _log(LOG, ks, LOG_PURGE, slot, 0, 0)
 
 
-@kernel
-def _alloc(ks: np.ndarray, S: np.ndarray, A: np.ndarray, FREE: np.ndarray, key: int,
-           start: int, end: int) -> int:
+@kernel(inline=True)
+def _alloc(
+    ks: np.ndarray, S: np.ndarray, A: np.ndarray, FREE: np.ndarray, key: int, start: int, end: int
+) -> int:
     if ks[K_FREE] > 0:
         ks[K_FREE] -= 1
         slot = FREE[ks[K_FREE]]
@@ -179,7 +203,6 @@ def _alloc(ks: np.ndarray, S: np.ndarray, A: np.ndarray, FREE: np.ndarray, key: 
     S[slot, F_KEY] = key
     S[slot, F_START] = start
     S[slot, F_END] = end
-    S[slot, F_N] = 0
     S[slot, F_TRIG] = 0
     S[slot, F_CONT] = NONE
     S[slot, F_LAST_EV] = NONE
@@ -191,9 +214,18 @@ def _alloc(ks: np.ndarray, S: np.ndarray, A: np.ndarray, FREE: np.ndarray, key: 
     return slot
 
 
-@kernel
-def _free(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, FREE: np.ndarray, HT: np.ndarray,
-          K: np.ndarray, slot: int, LOG: np.ndarray) -> None:
+@kernel(inline=True)
+def _free(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    HT: np.ndarray,
+    K: np.ndarray,
+    slot: int,
+    LOG: np.ndarray,
+) -> None:
     kind = cfg[C_ASSIGNER]
     key = S[slot, F_KEY]
     if kind == A_SESSION:
@@ -210,29 +242,60 @@ def _free(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, FREE: np.ndarray, HT: 
         win = S[slot, F_END] if kind == A_COUNT else S[slot, F_START]
         ht_delete(HT, key, win)
         ks[K_HTN] -= 1
+        if kind == A_TUMBLING or kind == A_SLIDING:
+            c = _ring_col(cfg, win)
+            if K[key, c + 1] == slot:
+                K[key, c + 1] = -1
     S[slot, F_GEN] += 1
-    S[slot, F_N] = 0
+    A[slot, 0] = 0.0
     FREE[ks[K_FREE]] = slot
     ks[K_FREE] += 1
     if cfg[C_LOG] != 0:
         _log(LOG, ks, LOG_FREE, slot, 0, 0)
 
 
-@kernel
-def _push_ev(ks: np.ndarray, HEV: np.ndarray, S: np.ndarray, slot: int, time: int) -> None:
-    ks[K_EVN] = heap_push(HEV, ks[K_EVN], time, ks[K_TSEQ], slot, S[slot, F_GEN])
-    ks[K_TSEQ] += 1
+@kernel(inline=True)
+def _push_ev(
+    ks: np.ndarray,
+    HEV: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    HT: np.ndarray,
+    S: np.ndarray,
+    slot: int,
+    time: int,
+) -> None:
+    timer_push(ks, HEV, K_EVN, 0, BK, TN, HT, time, slot, S[slot, F_GEN])
+    ks[K_NUSED] += 1
+
+
+@kernel(inline=True)
+def _push_pt(
+    ks: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    HT: np.ndarray,
+    S: np.ndarray,
+    slot: int,
+    time: int,
+) -> None:
+    timer_push(ks, HPT, K_PTN, 1, BK, TN, HT, time, slot, S[slot, F_GEN])
+    ks[K_NUSED] += 1
 
 
 @kernel
-def _push_pt(ks: np.ndarray, HPT: np.ndarray, S: np.ndarray, slot: int, time: int) -> None:
-    ks[K_PTN] = heap_push(HPT, ks[K_PTN], time, ks[K_TSEQ], slot, S[slot, F_GEN])
-    ks[K_TSEQ] += 1
-
-
-@kernel
-def _register(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, HEV: np.ndarray,
-              HPT: np.ndarray, slot: int) -> None:
+def _register(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    S: np.ndarray,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    HT: np.ndarray,
+    slot: int,
+) -> None:
     """Register cleanup and trigger timers of a new (or newly merged) window."""
     dom = cfg[C_DOMAIN]
     trig = cfg[C_TRIGGER]
@@ -241,22 +304,22 @@ def _register(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, HEV: np.ndarray,
     if dom == D_EVENT:
         clean = _sat_add(maxts, cfg[C_LATENESS])
         if clean != MAXV:
-            _push_ev(ks, HEV, S, slot, clean)
+            _push_ev(ks, HEV, BK, TN, HT, S, slot, clean)
     elif dom == D_PROCESSING:
         clean = maxts
-        _push_pt(ks, HPT, S, slot, clean)
+        _push_pt(ks, HPT, BK, TN, HT, S, slot, clean)
     S[slot, F_CLEAN] = clean
     if (trig == T_EVENT or trig == T_CONT_EVENT) and maxts > ks[K_WM]:
         if not (dom == D_EVENT and maxts == clean):
-            _push_ev(ks, HEV, S, slot, maxts)
+            _push_ev(ks, HEV, BK, TN, HT, S, slot, maxts)
     elif trig == T_PROCESSING:
         if not (dom == D_PROCESSING and maxts == clean):
-            _push_pt(ks, HPT, S, slot, maxts)
+            _push_pt(ks, HPT, BK, TN, HT, S, slot, maxts)
     if S[slot, F_CONT] != NONE:
         if trig == T_CONT_EVENT:
-            _push_ev(ks, HEV, S, slot, S[slot, F_CONT])
+            _push_ev(ks, HEV, BK, TN, HT, S, slot, S[slot, F_CONT])
         elif trig == T_CONT_PROCESSING:
-            _push_pt(ks, HPT, S, slot, S[slot, F_CONT])
+            _push_pt(ks, HPT, BK, TN, HT, S, slot, S[slot, F_CONT])
 
 
 @kernel
@@ -271,9 +334,22 @@ def _timing_now(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, slot: int) -> in
 
 
 @kernel
-def _on_element(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray, slot: int,
-                t: int, HEV: np.ndarray, HPT: np.ndarray, O: np.ndarray, OV: np.ndarray,
-                LOG: np.ndarray) -> None:
+def _on_element(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    slot: int,
+    t: int,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    HT: np.ndarray,
+    O: np.ndarray,
+    OV: np.ndarray,
+    LOG: np.ndarray,
+) -> None:
     trig = cfg[C_TRIGGER]
     maxts = S[slot, F_END] - 1
     if trig == T_EVENT:
@@ -291,21 +367,41 @@ def _on_element(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray, s
             iv = cfg[C_TPARAM]
             nxt = min(_floor_start(t, 0, iv) + iv, maxts)
             S[slot, F_CONT] = nxt
-            _push_ev(ks, HEV, S, slot, nxt)
+            _push_ev(ks, HEV, BK, TN, HT, S, slot, nxt)
     elif trig == T_CONT_PROCESSING:
         if S[slot, F_CONT] == NONE:
             iv = cfg[C_TPARAM]
             nxt = _floor_start(ks[K_PT], 0, iv) + iv
             S[slot, F_CONT] = nxt
-            _push_pt(ks, HPT, S, slot, nxt)
+            _push_pt(ks, HPT, BK, TN, HT, S, slot, nxt)
 
 
 @kernel
-def _add_to_window(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndarray,
-                   A: np.ndarray, FREE: np.ndarray, HT: np.ndarray, HEV: np.ndarray,
-                   HPT: np.ndarray, key: int, start: int, end: int, win: int, i: int, t: int,
-                   vals: np.ndarray, O: np.ndarray, OV: np.ndarray, L: np.ndarray,
-                   LOG: np.ndarray) -> int:
+def _add_to_window(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    ops: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    K: np.ndarray,
+    HT: np.ndarray,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    key: int,
+    start: int,
+    end: int,
+    win: int,
+    i: int,
+    t: int,
+    vals: np.ndarray,
+    O: np.ndarray,
+    OV: np.ndarray,
+    L: np.ndarray,
+    LOG: np.ndarray,
+) -> int:
     """Add record ``i`` to the fixed window ``[start, end)`` of ``key`` (hash id ``win``);
     returns its slot, or -1 when the window is already cleaned up (record is late)."""
     if cfg[C_DOMAIN] == D_EVENT:
@@ -321,22 +417,44 @@ def _add_to_window(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndarr
         slot = _alloc(ks, S, A, FREE, key, start, end)
         ht_insert(HT, key, win, slot)
         ks[K_HTN] += 1
-        _register(cfg, ks, S, HEV, HPT, slot)
-    S[slot, F_N] += 1
+        if cfg[C_ASSIGNER] == A_TUMBLING or cfg[C_ASSIGNER] == A_SLIDING:
+            c = _ring_col(cfg, start)
+            K[key, c] = start
+            K[key, c + 1] = slot
+        _register(cfg, ks, S, HEV, HPT, BK, TN, HT, slot)
+    A[slot, 0] += 1.0
     _add_value(ops, A, slot, vals, i, float(t), float(ks[K_ASEQ]))
     if cfg[C_LOG] != 0:
         _log(LOG, ks, LOG_ADD, i, slot, 0)
     if cfg[C_ASSIGNER] != A_COUNT:
-        _on_element(cfg, ks, S, A, slot, t, HEV, HPT, O, OV, LOG)
+        _on_element(cfg, ks, S, A, slot, t, HEV, HPT, BK, TN, HT, O, OV, LOG)
     return slot
 
 
 @kernel
-def _add_to_session(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndarray,
-                    A: np.ndarray, FREE: np.ndarray, K: np.ndarray, HT: np.ndarray,
-                    HEV: np.ndarray, HPT: np.ndarray, key: int, t: int, gap: int, i: int,
-                    vals: np.ndarray, O: np.ndarray, OV: np.ndarray, L: np.ndarray,
-                    LOG: np.ndarray) -> None:
+def _add_to_session(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    ops: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    K: np.ndarray,
+    HT: np.ndarray,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    key: int,
+    t: int,
+    gap: int,
+    i: int,
+    vals: np.ndarray,
+    O: np.ndarray,
+    OV: np.ndarray,
+    L: np.ndarray,
+    LOG: np.ndarray,
+) -> None:
     ns = t
     ne = t + gap
     lo = ns
@@ -352,14 +470,14 @@ def _add_to_session(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndar
                 target = s
             else:
                 _merge_acc(ops, A, target, s)
-                S[target, F_N] += S[s, F_N]
                 S[target, F_TRIG] += S[s, F_TRIG]
-                if S[s, F_CONT] != NONE and (S[target, F_CONT] == NONE
-                                             or S[s, F_CONT] < S[target, F_CONT]):
+                if S[s, F_CONT] != NONE and (
+                    S[target, F_CONT] == NONE or S[s, F_CONT] < S[target, F_CONT]
+                ):
                     S[target, F_CONT] = S[s, F_CONT]
                 if cfg[C_LOG] != 0:
                     _log(LOG, ks, LOG_MERGE, s, target, 0)
-                _free(cfg, ks, S, FREE, HT, K, s, LOG)
+                _free(cfg, ks, S, A, FREE, HT, K, s, LOG)
         s = nxt
     if target == -1:
         if cfg[C_DOMAIN] == D_EVENT and _sat_add(ne - 1, cfg[C_LATENESS]) <= ks[K_WM]:
@@ -372,23 +490,38 @@ def _add_to_session(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, S: np.ndar
         target = _alloc(ks, S, A, FREE, key, ns, ne)
         S[target, F_NEXT] = K[key, 0]
         K[key, 0] = target
-        _register(cfg, ks, S, HEV, HPT, target)
+        _register(cfg, ks, S, HEV, HPT, BK, TN, HT, target)
     elif lo != S[target, F_START] or hi != S[target, F_END]:
         S[target, F_START] = lo
         S[target, F_END] = hi
-        _register(cfg, ks, S, HEV, HPT, target)
-    S[target, F_N] += 1
+        _register(cfg, ks, S, HEV, HPT, BK, TN, HT, target)
+    A[target, 0] += 1.0
     _add_value(ops, A, target, vals, i, float(t), float(ks[K_ASEQ]))
     if cfg[C_LOG] != 0:
         _log(LOG, ks, LOG_ADD, i, target, 0)
-    _on_element(cfg, ks, S, A, target, t, HEV, HPT, O, OV, LOG)
+    _on_element(cfg, ks, S, A, target, t, HEV, HPT, BK, TN, HT, O, OV, LOG)
 
 
-@kernel
-def _on_timer(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray,
-              FREE: np.ndarray, HT: np.ndarray, K: np.ndarray, HEV: np.ndarray,
-              HPT: np.ndarray, slot: int, T: int, event_domain: bool, O: np.ndarray,
-              OV: np.ndarray, LOG: np.ndarray) -> None:
+@kernel(inline=True)
+def _on_timer(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    HT: np.ndarray,
+    K: np.ndarray,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    slot: int,
+    T: int,
+    event_domain: bool,
+    O: np.ndarray,
+    OV: np.ndarray,
+    LOG: np.ndarray,
+) -> None:
     trig = cfg[C_TRIGGER]
     dom = cfg[C_DOMAIN]
     maxts = S[slot, F_END] - 1
@@ -401,11 +534,11 @@ def _on_timer(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray,
             nxt = min(T + cfg[C_TPARAM], maxts)
             if nxt > T:
                 S[slot, F_CONT] = nxt
-                _push_ev(ks, HEV, S, slot, nxt)
+                _push_ev(ks, HEV, BK, TN, HT, S, slot, nxt)
             if not fired:
                 _fire(cfg, ks, S, A, slot, EARLY, O, OV, LOG)
         if dom == D_EVENT and T == S[slot, F_CLEAN]:
-            _free(cfg, ks, S, FREE, HT, K, slot, LOG)
+            _free(cfg, ks, S, A, FREE, HT, K, slot, LOG)
     else:
         if trig == T_PROCESSING and T == maxts:
             timing = ON_TIME if dom == D_PROCESSING else _timing_now(cfg, ks, S, slot)
@@ -413,47 +546,81 @@ def _on_timer(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray,
         if trig == T_CONT_PROCESSING and T == S[slot, F_CONT]:
             nxt = T + cfg[C_TPARAM]
             S[slot, F_CONT] = nxt
-            _push_pt(ks, HPT, S, slot, nxt)
+            _push_pt(ks, HPT, BK, TN, HT, S, slot, nxt)
             _fire(cfg, ks, S, A, slot, _timing_now(cfg, ks, S, slot), O, OV, LOG)
         if dom == D_PROCESSING and T == S[slot, F_CLEAN]:
-            _free(cfg, ks, S, FREE, HT, K, slot, LOG)
+            _free(cfg, ks, S, A, FREE, HT, K, slot, LOG)
 
 
 @kernel
-def _advance_timers(cfg: np.ndarray, ks: np.ndarray, S: np.ndarray, A: np.ndarray,
-                    FREE: np.ndarray, HT: np.ndarray, K: np.ndarray, HEV: np.ndarray,
-                    HPT: np.ndarray, event_domain: bool, O: np.ndarray, OV: np.ndarray,
-                    LOG: np.ndarray) -> int:
-    H = HEV if event_domain else HPT
-    nidx = K_EVN if event_domain else K_PTN
+def _advance_timers(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    HT: np.ndarray,
+    K: np.ndarray,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    event_domain: bool,
+    O: np.ndarray,
+    OV: np.ndarray,
+    LOG: np.ndarray,
+) -> int:
     limit = ks[K_WM] if event_domain else ks[K_PT]
     lastf = F_LAST_EV if event_domain else F_LAST_PT
-    while ks[nidx] > 0 and H[0, 0] <= limit:
+    got = ks[K_SCRATCH : K_SCRATCH + 3]
+    while True:
         if ks[K_OUT] + 1 > O.shape[0]:
             return NEED_OUT
         if ks[K_LOG] + 4 > LOG.shape[0]:
             return NEED_LOG
-        if ks[K_EVN] + 2 > HEV.shape[0]:
-            return NEED_EVHEAP
-        if ks[K_PTN] + 2 > HPT.shape[0]:
-            return NEED_PTHEAP
-        ks[nidx] = heap_pop(H, ks[nidx])
-        r = ks[nidx]
-        T = H[r, 0]
-        slot = H[r, 2]
-        if S[slot, F_GEN] != H[r, 3] or T <= S[slot, lastf]:
+        if ks[K_EVN] + ks[K_PTN] + 2 > BK.shape[0] or 2 * (ks[K_HTN] + 2) > HT.shape[0]:
+            return NEED_TIMERS
+        if ks[K_NUSED] + 2 > TN.shape[0]:
+            return NEED_NODES
+        if event_domain:
+            found = timer_pop(ks, HEV, K_EVN, 0, BK, TN, HT, limit, got)
+        else:
+            found = timer_pop(ks, HPT, K_PTN, 1, BK, TN, HT, limit, got)
+        if not found:
+            return DONE
+        ks[K_NUSED] -= 1
+        T = got[0]
+        slot = got[1]
+        if S[slot, F_GEN] != got[2] or T <= S[slot, lastf]:
             continue  # stale (window freed or merged) or a duplicate timer
         S[slot, lastf] = T
-        _on_timer(cfg, ks, S, A, FREE, HT, K, HEV, HPT, slot, T, event_domain, O, OV, LOG)
-    return DONE
+        _on_timer(cfg, ks, S, A, FREE, HT, K, HEV, HPT, BK, TN, slot, T, event_domain, O, OV, LOG)
 
 
 @kernel
-def run_windows(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, keys: np.ndarray,
-                ts: np.ndarray, wms: np.ndarray, gaps: np.ndarray, vals: np.ndarray,
-                S: np.ndarray, A: np.ndarray, FREE: np.ndarray, K: np.ndarray, HT: np.ndarray,
-                HEV: np.ndarray, HPT: np.ndarray, O: np.ndarray, OV: np.ndarray,
-                L: np.ndarray, LOG: np.ndarray) -> int:
+def run_windows(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    ops: np.ndarray,
+    keys: np.ndarray,
+    ts: np.ndarray,
+    wms: np.ndarray,
+    gaps: np.ndarray,
+    vals: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    K: np.ndarray,
+    HT: np.ndarray,
+    HEV: np.ndarray,
+    HPT: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    O: np.ndarray,
+    OV: np.ndarray,
+    L: np.ndarray,
+    LOG: np.ndarray,
+) -> int:
     """Process records ``ks[K_POS]..n-1`` (resumable; see module docstring). Returns a status
     (``DONE`` or ``NEED_*``)."""
     n = keys.shape[0]
@@ -461,18 +628,20 @@ def run_windows(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, keys: np.ndarr
     dom = cfg[C_DOMAIN]
     maxnew = cfg[C_MAXNEW]
     uses_wm = cfg[C_USES_WM] != 0
+    log_mode = cfg[C_LOG] != 0
+    trig_event = cfg[C_TRIGGER] == T_EVENT
     while True:
         ph = ks[K_PHASE]
         if ph == PH_PT:
             if ks[K_TARGET_PT] > ks[K_PT]:
                 ks[K_PT] = ks[K_TARGET_PT]
-            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, False, O, OV, LOG)
+            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, BK, TN, False, O, OV, LOG)
             if st != DONE:
                 return st
             ks[K_PHASE] = PH_EVENTS
             continue
         if ph == PH_EV_TIMERS:
-            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, True, O, OV, LOG)
+            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, BK, TN, True, O, OV, LOG)
             if st != DONE:
                 return st
             ks[K_PHASE] = PH_EVENTS
@@ -483,12 +652,12 @@ def run_windows(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, keys: np.ndarr
         # capacity for the worst case of one record
         if ks[K_FREE] + (S.shape[0] - ks[K_HIGH]) < maxnew:
             return NEED_SLOTS
-        if 2 * (ks[K_HTN] + maxnew) > HT.shape[0]:
+        if 2 * (ks[K_HTN] + 4 * maxnew + 2) > HT.shape[0]:
             return NEED_HT
-        if ks[K_EVN] + 2 * maxnew + 2 > HEV.shape[0]:
-            return NEED_EVHEAP
-        if ks[K_PTN] + 2 * maxnew + 2 > HPT.shape[0]:
-            return NEED_PTHEAP
+        if ks[K_EVN] + ks[K_PTN] + 3 * maxnew + 2 > BK.shape[0]:
+            return NEED_TIMERS
+        if ks[K_NUSED] + 3 * maxnew + 2 > TN.shape[0]:
+            return NEED_NODES
         if ks[K_OUT] + maxnew + 1 > O.shape[0]:
             return NEED_OUT
         if ks[K_LATE] + maxnew > L.shape[0]:
@@ -502,25 +671,116 @@ def run_windows(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, keys: np.ndarr
             t = ks[K_PT]
         else:
             t = ts[i]
-        if kind == A_TUMBLING:
-            start = _floor_start(t, cfg[C_OFFSET], cfg[C_SIZE])
-            _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, start,
-                           start + cfg[C_SIZE], start, i, t, vals, O, OV, L, LOG)
-        elif kind == A_SLIDING:
+        if kind == A_TUMBLING or kind == A_SLIDING:
             size = cfg[C_SIZE]
             slide = cfg[C_SLIDE]
             start = _floor_start(t, cfg[C_OFFSET], slide)
             while start > t - size:
-                _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, start,
-                               start + size, start, i, t, vals, O, OV, L, LOG)
+                end = start + size
+                # fast path (no calls with array arguments): an existing window, on time
+                slot = -1
+                c = _ring_col(cfg, start)
+                if K[key, c + 1] >= 0 and K[key, c] == start:
+                    slot = K[key, c + 1]
+                fast = not log_mode and trig_event and dom == D_EVENT and end - 1 > ks[K_WM]
+                if fast and slot < 0:
+                    slot = ht_find(HT, key, start)
+                    if slot < 0:  # new window: allocate and register its timer inline
+                        slot = _alloc(ks, S, A, FREE, key, start, end)
+                        ht_insert(HT, key, start, slot)
+                        ks[K_HTN] += 1
+                        K[key, c] = start
+                        K[key, c + 1] = slot
+                        clean = _sat_add(end - 1, cfg[C_LATENESS])
+                        S[slot, F_CLEAN] = clean
+                        if clean != MAXV:
+                            _push_ev(ks, HEV, BK, TN, HT, S, slot, clean)
+                        if clean != end - 1:
+                            _push_ev(ks, HEV, BK, TN, HT, S, slot, end - 1)
+                    else:
+                        K[key, c] = start
+                        K[key, c + 1] = slot
+                if fast:
+                    A[slot, 0] += 1.0
+                    _add_value(ops, A, slot, vals, i, float(t), float(ks[K_ASEQ]))
+                else:
+                    _add_to_window(
+                        cfg,
+                        ks,
+                        ops,
+                        S,
+                        A,
+                        FREE,
+                        K,
+                        HT,
+                        HEV,
+                        HPT,
+                        BK,
+                        TN,
+                        key,
+                        start,
+                        end,
+                        start,
+                        i,
+                        t,
+                        vals,
+                        O,
+                        OV,
+                        L,
+                        LOG,
+                    )
                 start -= slide
         elif kind == A_SESSION:
             gap = cfg[C_GAP] if cfg[C_GAP] > 0 else gaps[i]
-            _add_to_session(cfg, ks, ops, S, A, FREE, K, HT, HEV, HPT, key, t, gap, i, vals,
-                            O, OV, L, LOG)
+            _add_to_session(
+                cfg,
+                ks,
+                ops,
+                S,
+                A,
+                FREE,
+                K,
+                HT,
+                HEV,
+                HPT,
+                BK,
+                TN,
+                key,
+                t,
+                gap,
+                i,
+                vals,
+                O,
+                OV,
+                L,
+                LOG,
+            )
         elif kind == A_GLOBAL:
-            _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, NONE, MAXV, 0, i, t,
-                           vals, O, OV, L, LOG)
+            _add_to_window(
+                cfg,
+                ks,
+                ops,
+                S,
+                A,
+                FREE,
+                K,
+                HT,
+                HEV,
+                HPT,
+                BK,
+                TN,
+                key,
+                NONE,
+                MAXV,
+                0,
+                i,
+                t,
+                vals,
+                O,
+                OV,
+                L,
+                LOG,
+            )
         else:  # count windows over the per-key record number
             size = cfg[C_SIZE]
             slide = cfg[C_SLIDE]
@@ -528,15 +788,39 @@ def run_windows(cfg: np.ndarray, ks: np.ndarray, ops: np.ndarray, keys: np.ndarr
             K[key, 1] = c + 1
             e = (c // slide + 1) * slide
             while e - size <= c:
-                _add_to_window(cfg, ks, ops, S, A, FREE, HT, HEV, HPT, key, max(e - size, 0),
-                               e, e, i, t, vals, O, OV, L, LOG)
+                _add_to_window(
+                    cfg,
+                    ks,
+                    ops,
+                    S,
+                    A,
+                    FREE,
+                    K,
+                    HT,
+                    HEV,
+                    HPT,
+                    BK,
+                    TN,
+                    key,
+                    max(e - size, 0),
+                    e,
+                    e,
+                    i,
+                    t,
+                    vals,
+                    O,
+                    OV,
+                    L,
+                    LOG,
+                )
                 e += slide
             if (c + 1) % slide == 0:
                 slot = ht_find(HT, key, c + 1)
                 _fire(cfg, ks, S, A, slot, ON_TIME, O, OV, LOG)
-                _free(cfg, ks, S, FREE, HT, K, slot, LOG)
+                _free(cfg, ks, S, A, FREE, HT, K, slot, LOG)
         ks[K_ASEQ] += 1
         ks[K_POS] = i + 1
         if uses_wm and wms[i] > ks[K_WM]:
             ks[K_WM] = wms[i]
-            ks[K_PHASE] = PH_EV_TIMERS
+            if ks[K_EVN] > 0 and HEV[0, 0] <= ks[K_WM]:
+                ks[K_PHASE] = PH_EV_TIMERS

@@ -63,17 +63,17 @@ def count(column: str | None = None) -> BuiltinAggregate:
     return BuiltinAggregate(OP_COUNT_ALL if column is None else OP_COUNT, column, "count")
 
 
-def sum(column: str) -> BuiltinAggregate:  # noqa: A001 - the standard name
+def sum(column: str) -> BuiltinAggregate:
     """Sum of the non-NaN values of ``column``."""
     return BuiltinAggregate(OP_SUM, column, "sum")
 
 
-def min(column: str) -> BuiltinAggregate:  # noqa: A001
+def min(column: str) -> BuiltinAggregate:
     """Smallest non-NaN value of ``column``."""
     return BuiltinAggregate(OP_MIN, column, "min")
 
 
-def max(column: str) -> BuiltinAggregate:  # noqa: A001
+def max(column: str) -> BuiltinAggregate:
     """Largest non-NaN value of ``column``."""
     return BuiltinAggregate(OP_MAX, column, "max")
 
@@ -147,8 +147,9 @@ class ProcessWindowFunction(abc.ABC):
     contents."""
 
     @abc.abstractmethod
-    def process(self, key: Any, window: TimeWindow,
-                records: Mapping[str, np.ndarray]) -> Mapping[str, Any]:
+    def process(
+        self, key: Any, window: TimeWindow, records: Mapping[str, np.ndarray]
+    ) -> Mapping[str, Any]:
         """Compute the output of one firing.
 
         Parameters

@@ -61,8 +61,8 @@ class WindowAssigner:
 def _check_offset(offset: int, period: int, what: str) -> None:
     if abs(offset) >= period:
         raise InvalidWindowConfigError(
-            f"window offset {offset} ms must be smaller in magnitude than the {what} "
-            f"({period} ms)")
+            f"window offset {offset} ms must be smaller in magnitude than the {what} ({period} ms)"
+        )
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,10 @@ class _Tumbling(WindowAssigner):
         ------
         InvalidDurationError, InvalidWindowConfigError
         """
-        return cls(to_millis(size, name="window size", allow_zero=False),
-                   to_millis(offset, name="window offset", allow_negative=True))
+        return cls(
+            to_millis(size, name="window size", allow_zero=False),
+            to_millis(offset, name="window offset", allow_negative=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -131,9 +133,11 @@ class _Sliding(WindowAssigner):
         ------
         InvalidDurationError, InvalidWindowConfigError
         """
-        return cls(to_millis(size, name="window size", allow_zero=False),
-                   to_millis(slide, name="window slide", allow_zero=False),
-                   to_millis(offset, name="window offset", allow_negative=True))
+        return cls(
+            to_millis(size, name="window size", allow_zero=False),
+            to_millis(slide, name="window slide", allow_zero=False),
+            to_millis(offset, name="window offset", allow_negative=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,7 @@ class SlidingCountWindows(_Count):
         """Windows of the last ``size`` records, emitted every ``slide`` records."""
         for name, v in (("size", size), ("slide", slide)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InvalidWindowConfigError(f"count window {name} must be an int >= 1, "
-                                               f"got {v!r}")
+                raise InvalidWindowConfigError(
+                    f"count window {name} must be an int >= 1, got {v!r}"
+                )
         return cls(size, slide)

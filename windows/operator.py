@@ -30,6 +30,7 @@ from windows.assigners import (
     PROCESSING_TIME,
     SESSION,
     SLIDING,
+    TUMBLING,
     WindowAssigner,
 )
 from windows.errors import InvalidWindowConfigError, SchemaError, SnapshotError
@@ -131,11 +132,16 @@ class WindowOperator:
     in ``late`` for those windows instead of being dropped silently.
     """
 
-    def __init__(self, assigner: WindowAssigner,
-                 aggregates: Mapping[str, BuiltinAggregate | AggregateFunction[Any]] | None = None,
-                 *, key: str | None = None, trigger: Trigger | None = None,
-                 allowed_lateness: Duration = 0,
-                 window_function: ProcessWindowFunction | None = None) -> None:
+    def __init__(
+        self,
+        assigner: WindowAssigner,
+        aggregates: Mapping[str, BuiltinAggregate | AggregateFunction[Any]] | None = None,
+        *,
+        key: str | None = None,
+        trigger: Trigger | None = None,
+        allowed_lateness: Duration = 0,
+        window_function: ProcessWindowFunction | None = None,
+    ) -> None:
         if not isinstance(assigner, WindowAssigner):
             raise InvalidWindowConfigError(f"not a window assigner: {assigner!r}")
         aggregates = dict(aggregates or {})
@@ -148,20 +154,24 @@ class WindowOperator:
         self.key = key
         self.allowed_lateness = to_millis(allowed_lateness, name="allowed_lateness")
         if assigner.kind == COUNT and trigger is not None:
-            raise InvalidWindowConfigError("count windows have their own trigger; "
-                                           "use GlobalWindows with a CountTrigger instead")
+            raise InvalidWindowConfigError(
+                "count windows have their own trigger; "
+                "use GlobalWindows with a CountTrigger instead"
+            )
         self.trigger = trigger if trigger is not None else _default_trigger(assigner)
         self._validate(window_function)
         self.builtins = {n: a for n, a in aggregates.items() if isinstance(a, BuiltinAggregate)}
         self.user_aggs = {n: a for n, a in aggregates.items() if isinstance(a, AggregateFunction)}
         bad = [n for n in aggregates if n not in self.builtins and n not in self.user_aggs]
         if bad:
-            raise InvalidWindowConfigError(f"aggregate(s) {bad} are neither built-in aggregates "
-                                           "nor AggregateFunction instances")
+            raise InvalidWindowConfigError(
+                f"aggregate(s) {bad} are neither built-in aggregates "
+                "nor AggregateFunction instances"
+            )
         self.window_function = window_function
         self._value_columns: list[str] = []
         ops = []
-        width = 0
+        width = 1  # column 0: record count
         for agg in self.builtins.values():
             col = -1
             if agg.column is not None:
@@ -173,10 +183,12 @@ class WindowOperator:
         self._ops = np.array(ops, np.int64).reshape(-1, 3)
         self._cfg = self._compile_cfg()
         self._keys = KeyEncoder()
-        self._state = KernelState(width)
-        self._state._kind = assigner.kind
-        self._user = (UserFunctions(self.user_aggs, window_function)
-                      if self.user_aggs or window_function is not None else None)
+        self._state = KernelState(width, assigner.kind, int(self._cfg[wk.C_RING]))
+        self._user = (
+            UserFunctions(self.user_aggs, window_function)
+            if self.user_aggs or window_function is not None
+            else None
+        )
         self._int_columns: set[str] = set()
 
     # -- configuration ---------------------------------------------------------------------------
@@ -188,14 +200,17 @@ class WindowOperator:
         if a.domain == PROCESSING_TIME and code in (T_EVENT, T_CONT_EVENT):
             raise InvalidWindowConfigError(
                 f"{type(t.base).__name__} needs event-time windows; processing-time windows "
-                "have no watermark")
+                "have no watermark"
+            )
         if a.is_merging and not t.can_merge:
             raise InvalidWindowConfigError(
-                f"{type(a).__name__} merges windows but {type(t).__name__} cannot merge")
+                f"{type(a).__name__} merges windows but {type(t).__name__} cannot merge"
+            )
         if a.kind == GLOBAL and code == T_NEVER:
             raise InvalidWindowConfigError(
                 "GlobalWindows never fire with their default trigger: give a trigger "
-                "(e.g. CountTrigger.of(n) or PurgingTrigger.of(CountTrigger.of(n)))")
+                "(e.g. CountTrigger.of(n) or PurgingTrigger.of(CountTrigger.of(n)))"
+            )
         if window_function is not None and not isinstance(window_function, ProcessWindowFunction):
             raise InvalidWindowConfigError("window_function must be a ProcessWindowFunction")
 
@@ -219,19 +234,30 @@ class WindowOperator:
         else:
             maxnew = 1
         cfg[wk.C_MAXNEW] = maxnew + 1
+        cfg[wk.C_RING] = maxnew + 2 if a.kind in (SLIDING, TUMBLING) else 1
         cfg[wk.C_USES_WM] = int(a.domain == EVENT_TIME or t.code in (T_EVENT, T_CONT_EVENT))
         return cfg
 
     @property
     def _needs_pt(self) -> bool:
-        return (self.assigner.domain == PROCESSING_TIME
-                or self.trigger.code in (T_PROCESSING, T_CONT_PROCESSING))
+        return self.assigner.domain == PROCESSING_TIME or self.trigger.code in (
+            T_PROCESSING,
+            T_CONT_PROCESSING,
+        )
 
     def fingerprint(self) -> int:
         """CRC-32 of the configuration; snapshots only restore into an equal configuration."""
-        desc = repr((self.assigner, self.trigger, self.allowed_lateness, self.key,
-                     sorted((n, repr(a)) for n, a in self.builtins.items()),
-                     sorted(self.user_aggs), type(self.window_function).__name__))
+        desc = repr(
+            (
+                self.assigner,
+                self.trigger,
+                self.allowed_lateness,
+                self.key,
+                sorted((n, repr(a)) for n, a in self.builtins.items()),
+                sorted(self.user_aggs),
+                type(self.window_function).__name__,
+            )
+        )
         return zlib.crc32(desc.encode())
 
     # -- state inspection ------------------------------------------------------------------------
@@ -251,9 +277,13 @@ class WindowOperator:
         return len(self._keys)
 
     # -- processing --------------------------------------------------------------------------------
-    def process(self, columns: Mapping[str, np.ndarray], timestamps: np.ndarray | None = None,
-                watermarks: np.ndarray | None = None,
-                processing_time: int | None = None) -> WindowOutput:
+    def process(
+        self,
+        columns: Mapping[str, np.ndarray],
+        timestamps: np.ndarray | None = None,
+        watermarks: np.ndarray | None = None,
+        processing_time: int | None = None,
+    ) -> WindowOutput:
         """Process one micro-batch.
 
         Parameters
@@ -299,8 +329,9 @@ class WindowOperator:
         user_cols = dict(columns)
         if ts is not None:
             user_cols["timestamp"] = ts
-        self._run(keys, ts if ts is not None else np.arange(n, dtype=np.int64), wms, gaps, vals,
-                  user_cols)
+        self._run(
+            keys, ts if ts is not None else np.arange(n, dtype=np.int64), wms, gaps, vals, user_cols
+        )
         return self._collect(user_cols)
 
     def advance_watermark(self, watermark: int) -> WindowOutput:
@@ -344,8 +375,9 @@ class WindowOperator:
             return int(np.asarray(c).shape[0])
         return 0
 
-    def _time_arrays(self, n: int, timestamps: np.ndarray | None,
-                     watermarks: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray]:
+    def _time_arrays(
+        self, n: int, timestamps: np.ndarray | None, watermarks: np.ndarray | None
+    ) -> tuple[np.ndarray | None, np.ndarray]:
         ts = None if timestamps is None else np.ascontiguousarray(timestamps, np.int64)
         if self.assigner.domain == EVENT_TIME and ts is None:
             raise InvalidWindowConfigError("event-time windows need timestamps")
@@ -353,7 +385,8 @@ class WindowOperator:
             if watermarks is None:
                 raise InvalidWindowConfigError(
                     "event-time windows and triggers need per-record watermarks "
-                    "(WatermarkTracker.advance)")
+                    "(WatermarkTracker.advance)"
+                )
             wms = np.ascontiguousarray(watermarks, np.int64)
         else:
             wms = np.empty(n, np.int64)
@@ -368,8 +401,9 @@ class WindowOperator:
                 self._keys.encode(np.zeros(1, np.int64))
             return np.zeros(n, np.int64)
         if self.key not in columns:
-            raise SchemaError(f"key column {self.key!r} is not in the batch "
-                              f"(columns: {sorted(columns)})")
+            raise SchemaError(
+                f"key column {self.key!r} is not in the batch (columns: {sorted(columns)})"
+            )
         return self._keys.encode(columns[self.key])
 
     def _gaps(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -378,32 +412,44 @@ class WindowOperator:
             return np.empty(0, np.int64)
         gaps = np.asarray(ext(columns))
         if gaps.shape != (n,) or gaps.dtype.kind not in "iu":
-            raise InvalidWindowConfigError("dynamic session gaps must be an int array of shape "
-                                           f"({n},), got {gaps.dtype} {gaps.shape}")
+            raise InvalidWindowConfigError(
+                "dynamic session gaps must be an int array of shape "
+                f"({n},), got {gaps.dtype} {gaps.shape}"
+            )
         bad = np.nonzero(gaps <= 0)[0]
         if bad.size:
             raise InvalidWindowConfigError(
                 f"dynamic session gap must be positive; record {int(bad[0])} has "
-                f"{int(gaps[bad[0]])}")
+                f"{int(gaps[bad[0]])}"
+            )
         return gaps.astype(np.int64)
 
     def _values(self, columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
         vals = np.empty((len(self._value_columns), n), np.float64)
         for j, name in enumerate(self._value_columns):
             if name not in columns:
-                raise SchemaError(f"aggregated column {name!r} is not in the batch "
-                                  f"(columns: {sorted(columns)})")
+                raise SchemaError(
+                    f"aggregated column {name!r} is not in the batch (columns: {sorted(columns)})"
+                )
             col = np.asarray(columns[name])
             if col.dtype.kind in "iub":
                 self._int_columns.add(name)
             elif col.dtype.kind != "f":
                 raise InvalidWindowConfigError(
-                    f"column {name!r} has dtype {col.dtype}; built-in aggregates need numbers")
+                    f"column {name!r} has dtype {col.dtype}; built-in aggregates need numbers"
+                )
             vals[j] = col
         return vals
 
-    def _run(self, keys: np.ndarray, ts: np.ndarray, wms: np.ndarray, gaps: np.ndarray,
-             vals: np.ndarray, user_cols: Mapping[str, np.ndarray]) -> None:
+    def _run(
+        self,
+        keys: np.ndarray,
+        ts: np.ndarray,
+        wms: np.ndarray,
+        gaps: np.ndarray,
+        vals: np.ndarray,
+        user_cols: Mapping[str, np.ndarray],
+    ) -> None:
         st = self._state
         cfg = self._cfg
         cfg[wk.C_LOG] = int(self._user is not None)
@@ -414,9 +460,29 @@ class WindowOperator:
             st.ks[wk.K_LOG] = 0
 
         while True:
-            status = wk.run_windows(cfg, st.ks, self._ops, keys, ts, wms, gaps, vals, st.S, st.A,
-                                    st.FREE, st.K, st.HT, st.HEV, st.HPT, st.O, st.OV, st.L,
-                                    st.LOG)
+            status = wk.run_windows(
+                cfg,
+                st.ks,
+                self._ops,
+                keys,
+                ts,
+                wms,
+                gaps,
+                vals,
+                st.S,
+                st.A,
+                st.FREE,
+                st.K,
+                st.HT,
+                st.HEV,
+                st.HPT,
+                st.BK,
+                st.TN,
+                st.O,
+                st.OV,
+                st.L,
+                st.LOG,
+            )
             if status == wk.DONE:
                 break
             st.grow(status, flush_log)
@@ -444,7 +510,7 @@ class WindowOperator:
         res["window_start"] = O[:, 1].copy()
         res["window_end"] = O[:, 2].copy()
         res["timing"] = O[:, 3].astype(np.int8)
-        width = 0
+        width = 1
         for name, agg in self.builtins.items():
             a = width
             width += _WIDTH.get(agg.op, 2)
@@ -458,8 +524,7 @@ class WindowOperator:
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = OV[:, a] / nonnull if agg.op == OP_MEAN else OV[:, a].copy()
             v[nonnull == 0] = np.nan
-            if (agg.op != OP_MEAN and agg.column in self._int_columns
-                    and not np.isnan(v).any()):
+            if agg.op != OP_MEAN and agg.column in self._int_columns and not np.isnan(v).any():
                 res[name] = v.astype(np.int64)
             else:
                 res[name] = v
@@ -467,7 +532,8 @@ class WindowOperator:
             for n, col in self._user.take_results(m).items():
                 if n in RESERVED_COLUMNS or n in self.builtins:
                     raise InvalidWindowConfigError(
-                        f"window function output column {n!r} clashes with another column")
+                        f"window function output column {n!r} clashes with another column"
+                    )
                 res[n] = col
         late: dict[str, np.ndarray] = {}
         nl = int(st.ks[wk.K_LATE])
@@ -482,10 +548,14 @@ class WindowOperator:
     # -- snapshot ----------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Plain-data state for :func:`windows.snapshot.encode_snapshot`."""
-        return {"kind": "WindowOperator", "fingerprint": self.fingerprint(),
-                "keys": self._keys.snapshot(), "kernel": self._state.snapshot(len(self._keys)),
-                "int_columns": sorted(self._int_columns),
-                "user": None if self._user is None else self._user.snapshot()}
+        return {
+            "kind": "WindowOperator",
+            "fingerprint": self.fingerprint(),
+            "keys": self._keys.snapshot(),
+            "kernel": self._state.snapshot(len(self._keys)),
+            "int_columns": sorted(self._int_columns),
+            "user": None if self._user is None else self._user.snapshot(),
+        }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Replace this operator's state with one from :meth:`snapshot`.
@@ -500,7 +570,7 @@ class WindowOperator:
         if state.get("fingerprint") != self.fingerprint():
             raise SnapshotError("snapshot was taken from a differently configured operator")
         self._keys.restore(state["keys"])
-        self._state.restore(state["kernel"], self.assigner.kind)
+        self._state.restore(state["kernel"])
         self._int_columns = set(state.get("int_columns", []))
         if self._user is not None:
             self._user.restore(state["user"] or {"accs": {}, "records": {}})
@@ -513,4 +583,5 @@ def _concat_outputs(a: WindowOutput, b: WindowOutput) -> WindowOutput:
         if not y or not len(next(iter(y.values()))):
             return x
         return {k: np.concatenate([x[k], y[k]]) for k in x}
+
     return WindowOutput(cat(a.results, b.results), cat(a.late, b.late))

@@ -35,8 +35,9 @@ def _enc_hook(obj: Any) -> Any:
         le = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
         arr = arr.astype(le, copy=False)
         header = msgspec.msgpack.encode([arr.dtype.str, list(arr.shape)])
-        return msgspec.msgpack.Ext(_EXT_NDARRAY, struct.pack(">I", len(header)) + header
-                                   + arr.tobytes())
+        return msgspec.msgpack.Ext(
+            _EXT_NDARRAY, struct.pack(">I", len(header)) + header + arr.tobytes()
+        )
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -50,11 +51,11 @@ def _ext_hook(code: int, data: memoryview) -> Any:
     if code != _EXT_NDARRAY:
         raise SnapshotError(f"unknown extension type {code} in snapshot")
     (hlen,) = struct.unpack_from(">I", data, 0)
-    dtype_str, shape = msgspec.msgpack.decode(bytes(data[4:4 + hlen]))
+    dtype_str, shape = msgspec.msgpack.decode(bytes(data[4 : 4 + hlen]))
     dtype = np.dtype(dtype_str)
     if dtype.kind not in _ALLOWED_KINDS:
         raise SnapshotError(f"snapshot holds an array of forbidden dtype {dtype_str}")
-    arr = np.frombuffer(bytes(data[4 + hlen:]), dtype=dtype)
+    arr = np.frombuffer(bytes(data[4 + hlen :]), dtype=dtype)
     return arr.reshape(shape).copy()
 
 
@@ -99,9 +100,11 @@ def decode_snapshot(data: bytes | bytearray | memoryview) -> dict[str, Any]:
         raise SnapshotError("truncated snapshot header")
     version, crc = _HEADER.unpack_from(raw, len(MAGIC))
     if version != FORMAT_VERSION:
-        raise SnapshotError(f"snapshot format version {version} is not supported "
-                            f"(this build reads version {FORMAT_VERSION})")
-    body = raw[len(MAGIC) + _HEADER.size:]
+        raise SnapshotError(
+            f"snapshot format version {version} is not supported "
+            f"(this build reads version {FORMAT_VERSION})"
+        )
+    body = raw[len(MAGIC) + _HEADER.size :]
     if zlib.crc32(body) != crc:
         raise SnapshotError("snapshot checksum mismatch: the data is corrupt or truncated")
     try:

@@ -31,8 +31,13 @@ MAX_TIMESTAMP: int = int(np.iinfo(np.int64).max)
 Duration: TypeAlias = "_dt.timedelta | int"
 
 
-def to_millis(value: Duration, *, name: str = "duration", allow_zero: bool = True,
-              allow_negative: bool = False) -> int:
+def to_millis(
+    value: Duration,
+    *,
+    name: str = "duration",
+    allow_zero: bool = True,
+    allow_negative: bool = False,
+) -> int:
     """Normalise a duration to an ``int`` number of milliseconds.
 
     Parameters

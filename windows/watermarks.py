@@ -44,7 +44,8 @@ def as_timestamps(values: Any, *, what: str = "timestamps") -> np.ndarray:
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     raise InvalidWindowConfigError(
-        f"{what} must be int64 epoch milliseconds or datetime64, got dtype {arr.dtype}")
+        f"{what} must be int64 epoch milliseconds or datetime64, got dtype {arr.dtype}"
+    )
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,16 @@ class WatermarkStrategy:
         ``columns -> int64 epoch-ms array`` (or ``datetime64``)."""
         if not (isinstance(assigner, str) or callable(assigner)):
             raise InvalidWindowConfigError(
-                "timestamp assigner must be a column name or a callable over columns")
+                "timestamp assigner must be a column name or a callable over columns"
+            )
         return replace(self, timestamp_assigner=assigner)
 
     def with_idleness(self, timeout: Duration) -> WatermarkStrategy:
         """Return a copy that marks a partition idle after ``timeout`` of processing time
         without records (Flink ``withIdleness``)."""
-        return replace(self, idle_timeout=to_millis(timeout, name="idle timeout",
-                                                     allow_zero=False))
+        return replace(self, idle_timeout=to_millis(timeout, name="idle timeout", allow_zero=False))
 
-    def extract_timestamps(self, columns: Columns,
-                           default: np.ndarray | None = None) -> np.ndarray:
+    def extract_timestamps(self, columns: Columns, default: np.ndarray | None = None) -> np.ndarray:
         """Event timestamps of a batch.
 
         Parameters
@@ -128,25 +128,35 @@ class WatermarkStrategy:
         if a is None:
             if default is None:
                 raise InvalidWindowConfigError(
-                    "no timestamp assigner configured and the source supplied no timestamps")
+                    "no timestamp assigner configured and the source supplied no timestamps"
+                )
             return as_timestamps(default)
         if isinstance(a, str):
             if a not in columns:
-                raise SchemaError(f"timestamp column {a!r} is not in the batch "
-                                  f"(columns: {sorted(columns)})")
+                raise SchemaError(
+                    f"timestamp column {a!r} is not in the batch (columns: {sorted(columns)})"
+                )
             return as_timestamps(columns[a], what=f"column {a!r}")
         return as_timestamps(a(columns), what="timestamp assigner result")
 
-    def create_tracker(self, partitions: Sequence[int] | None = None,
-                       processing_time: int | None = None) -> WatermarkTracker:
+    def create_tracker(
+        self, partitions: Sequence[int] | None = None, processing_time: int | None = None
+    ) -> WatermarkTracker:
         """A fresh :class:`WatermarkTracker` for this strategy (see there)."""
         return WatermarkTracker(self, partitions=partitions, processing_time=processing_time)
 
 
 @kernel
-def _advance_kernel(ts: np.ndarray, pidx: np.ndarray, part_max: np.ndarray,
-                    idle: np.ndarray, delay: int, generate: bool, state: np.ndarray,
-                    out: np.ndarray) -> None:  # pragma: no cover - twin covered by parity
+def _advance_kernel(
+    ts: np.ndarray,
+    pidx: np.ndarray,
+    part_max: np.ndarray,
+    idle: np.ndarray,
+    delay: int,
+    generate: bool,
+    state: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - twin covered by parity
     """Per-record watermark advance. ``state[0]`` = combined watermark, ``state[1]`` = the
     minimum partition watermark over non-idle partitions (MAX when none is active)."""
     min_ts = -9223372036854775807 - 1
@@ -205,8 +215,12 @@ class WatermarkTracker:
     ``watermarks[i]`` (as a Flink operator sees a punctuated watermark after its record).
     """
 
-    def __init__(self, strategy: WatermarkStrategy, partitions: Sequence[int] | None = None,
-                 processing_time: int | None = None) -> None:
+    def __init__(
+        self,
+        strategy: WatermarkStrategy,
+        partitions: Sequence[int] | None = None,
+        processing_time: int | None = None,
+    ) -> None:
         self.strategy = strategy
         self._index: dict[int, int] = {}
         self._part_max = np.empty(0, np.int64)
@@ -268,8 +282,12 @@ class WatermarkTracker:
                 self._recompute()
         return self.current_watermark
 
-    def advance(self, timestamps: np.ndarray, partitions: np.ndarray | None = None,
-                processing_time: int | None = None) -> np.ndarray:
+    def advance(
+        self,
+        timestamps: np.ndarray,
+        partitions: np.ndarray | None = None,
+        processing_time: int | None = None,
+    ) -> np.ndarray:
         """Watermark after each record of a batch.
 
         Parameters
@@ -298,7 +316,8 @@ class WatermarkTracker:
                 parts_seen: Any = [first]
             else:
                 raise InvalidWindowConfigError(
-                    "this tracker has several partitions: pass the partition of each record")
+                    "this tracker has several partitions: pass the partition of each record"
+                )
         else:
             parr = np.asarray(partitions)
             parts_seen, inverse = np.unique(parr, return_inverse=True)
@@ -312,8 +331,16 @@ class WatermarkTracker:
         self.on_processing_time(now)
         out = np.empty(n, np.int64)
         delay = self.strategy.max_out_of_orderness
-        _advance_kernel(ts, pidx, self._part_max, self._idle,
-                        0 if delay is None else delay, delay is not None, self._state, out)
+        _advance_kernel(
+            ts,
+            pidx,
+            self._part_max,
+            self._idle,
+            0 if delay is None else delay,
+            delay is not None,
+            self._state,
+            out,
+        )
         for p in parts_seen:
             self._last_seen[self._index[int(p)]] = now
         return out
@@ -321,9 +348,13 @@ class WatermarkTracker:
     # -- snapshot ---------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         """Plain-data state for :func:`windows.snapshot.encode_snapshot`."""
-        return {"partitions": list(self._index), "part_max": self._part_max.copy(),
-                "idle": self._idle.copy(), "last_seen": self._last_seen.copy(),
-                "state": self._state.copy()}
+        return {
+            "partitions": list(self._index),
+            "part_max": self._part_max.copy(),
+            "idle": self._idle.copy(),
+            "last_seen": self._last_seen.copy(),
+            "state": self._state.copy(),
+        }
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Replace this tracker's state with one from :meth:`snapshot`.
