@@ -35,7 +35,7 @@ KINDS = ("tumbling", "sliding", "session")
 DELAY = 5000
 
 
-# -- (a) the operator on in-memory columns ----------------------------------------------------------
+# -- (a) the operator on in-memory columns
 def child_operator(data: str, kind: str, batch: int) -> dict[str, float]:
     from windows import WatermarkStrategy
 
@@ -45,28 +45,38 @@ def child_operator(data: str, kind: str, batch: int) -> dict[str, float]:
     op = make_operator(kind)
     tracker = WatermarkStrategy.for_bounded_out_of_orderness(DELAY).create_tracker()
     warm = make_operator(kind)  # load compiled kernels before timing
-    warm.process({k: v[:10] for k, v in cols.items()}, cols["ts"][:10],
-                 WatermarkStrategy.for_bounded_out_of_orderness(DELAY).create_tracker()
-                 .advance(cols["ts"][:10]))
+    warm.process(
+        {k: v[:10] for k, v in cols.items()},
+        cols["ts"][:10],
+        WatermarkStrategy.for_bounded_out_of_orderness(DELAY)
+        .create_tracker()
+        .advance(cols["ts"][:10]),
+    )
     t0 = time.perf_counter()
     nres = 0
     for i in range(0, n, batch):
-        sl = {k: v[i:i + batch] for k, v in cols.items()}
+        sl = {k: v[i : i + batch] for k, v in cols.items()}
         ts = sl["ts"]
         out = op.process(sl, ts, tracker.advance(ts))
         nres += out.num_results
     nres += op.finish().num_results
     dt = time.perf_counter() - t0
-    return {"eps": n / dt, "results": nres,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "eps": n / dt,
+        "results": nres,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
-# -- the baseline: plain Python, one event at a time ----------------------------------------------------
+# -- the baseline: plain Python, one event at a time
 def baseline(kind: str, keys: list[int], ts: list[int], vals: list[float]) -> int:
     """Same semantics as the operator (watermark after each event, fire at end - 1,
     records behind a cleaned-up window are late). Returns the number of results."""
-    size, slide, gap = {"tumbling": (60_000, 60_000, 0), "sliding": (300_000, 60_000, 0),
-                        "session": (0, 0, 30_000)}[kind]
+    size, slide, gap = {
+        "tumbling": (60_000, 60_000, 0),
+        "sliding": (300_000, 60_000, 0),
+        "session": (0, 0, 30_000),
+    }[kind]
     wm = -(2**63)
     max_ts = -(2**63)
     results = []
@@ -139,22 +149,31 @@ def child_baseline(data: str, kind: str, n: int) -> dict[str, float]:
     t0 = time.perf_counter()
     nres = baseline(kind, keys, ts, vals)
     dt = time.perf_counter() - t0
-    return {"eps": n / dt, "results": nres,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "eps": n / dt,
+        "results": nres,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
-# -- orchestration -----------------------------------------------------------------------------------
+# -- orchestration
 def run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                         check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run_job(csv: Path, kind: str, cache: str) -> tuple[float, float]:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache)
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, str(HERE / "window_job.py"), str(csv), "--kind", kind],
-                         capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, str(HERE / "window_job.py"), str(csv), "--kind", kind],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     wall = time.perf_counter() - t0
     line = [x for x in out.stderr.splitlines() if x.startswith("JOB ")][-1]
     fields = dict(kv.split("=") for kv in line.split()[1:])
@@ -187,34 +206,81 @@ def main() -> None:
     np.savez(data, **cols)
     csv = tmp / "stream.csv"
     pa_csv.write_csv(pa.table(cols), csv)
-    print(f"# {a.events:,} events, CSV {csv.stat().st_size / 1e6:.0f} MB; "
-          f"baseline on the first {a.baseline_events:,} events; median of {a.reps}", flush=True)
+    print(
+        f"# {a.events:,} events, CSV {csv.stat().st_size / 1e6:.0f} MB; "
+        f"baseline on the first {a.baseline_events:,} events; median of {a.reps}",
+        flush=True,
+    )
     rows = []
     for kind in KINDS:
-        op = [run_child(["--child", "operator", "--data", str(data), "--kind", kind,
-                         "--batch", str(a.batch)]) for _ in range(a.reps)]
-        base = [run_child(["--child", "baseline", "--data", str(data), "--kind", kind,
-                           "--baseline-events", str(a.baseline_events)]) for _ in range(a.reps)]
+        op = [
+            run_child(
+                [
+                    "--child",
+                    "operator",
+                    "--data",
+                    str(data),
+                    "--kind",
+                    kind,
+                    "--batch",
+                    str(a.batch),
+                ]
+            )
+            for _ in range(a.reps)
+        ]
+        base = [
+            run_child(
+                [
+                    "--child",
+                    "baseline",
+                    "--data",
+                    str(data),
+                    "--kind",
+                    kind,
+                    "--baseline-events",
+                    str(a.baseline_events),
+                ]
+            )
+            for _ in range(a.reps)
+        ]
         cold_cache = tempfile.mkdtemp(prefix="nbcache-", dir=tmp)
-        cold, cold_rss = run_job(csv, kind, cold_cache)
+        cold, _ = run_job(csv, kind, cold_cache)
         warm = [run_job(csv, kind, cold_cache) for _ in range(a.reps)]
         op_eps = statistics.median(r["eps"] for r in op)
         base_eps = statistics.median(r["eps"] for r in base)
         job_wall = statistics.median(w for w, _ in warm)
-        rows.append((kind, op_eps, max(r["rss_mb"] for r in op), base_eps,
-                     max(r["rss_mb"] for r in base), op_eps / base_eps, a.events / job_wall,
-                     max(r for _, r in warm), a.events / cold, int(op[0]["results"])))
-        print(f"{kind}: operator {op_eps / 1e6:.2f} M/s, baseline {base_eps / 1e6:.3f} M/s "
-              f"(x{op_eps / base_eps:.1f}), job warm {a.events / job_wall / 1e6:.2f} M/s, "
-              f"cold {a.events / cold / 1e6:.2f} M/s", flush=True)
+        rows.append(
+            (
+                kind,
+                op_eps,
+                max(r["rss_mb"] for r in op),
+                base_eps,
+                max(r["rss_mb"] for r in base),
+                op_eps / base_eps,
+                a.events / job_wall,
+                max(r for _, r in warm),
+                a.events / cold,
+                int(op[0]["results"]),
+            )
+        )
+        print(
+            f"{kind}: operator {op_eps / 1e6:.2f} M/s, baseline {base_eps / 1e6:.3f} M/s "
+            f"(x{op_eps / base_eps:.1f}), job warm {a.events / job_wall / 1e6:.2f} M/s, "
+            f"cold {a.events / cold / 1e6:.2f} M/s",
+            flush=True,
+        )
     print()
-    print("| windows | (a) operator events/s | (a) peak RSS | baseline events/s | baseline "
-          "peak RSS | ratio | (b) job events/s, warm | (b) peak RSS | (b) job events/s, cold "
-          "| results |")
+    print(
+        "| windows | (a) operator events/s | (a) peak RSS | baseline events/s | baseline "
+        "peak RSS | ratio | (b) job events/s, warm | (b) peak RSS | (b) job events/s, cold "
+        "| results |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for kind, ope, opr, be, br, ratio, jw, jr, jc, nres in rows:
-        print(f"| {kind} | {ope / 1e6:.2f} M | {opr:.0f} MB | {be / 1e6:.3f} M | {br:.0f} MB | "
-              f"{ratio:.1f}x | {jw / 1e6:.2f} M | {jr:.0f} MB | {jc / 1e6:.2f} M | {nres:,} |")
+        print(
+            f"| {kind} | {ope / 1e6:.2f} M | {opr:.0f} MB | {be / 1e6:.3f} M | {br:.0f} MB | "
+            f"{ratio:.1f}x | {jw / 1e6:.2f} M | {jr:.0f} MB | {jc / 1e6:.2f} M | {nres:,} |"
+        )
 
 
 if __name__ == "__main__":

@@ -14,17 +14,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pyarrow.csv as pa_csv  # noqa: E402
-from bench_common import make_operator  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from bench_common import make_operator
 
-from connectors.files import read_csv  # noqa: E402
-from connectors.schema import Schema  # noqa: E402
-from windows import WatermarkStrategy  # noqa: E402
+from connectors.files import read_csv
+from connectors.schema import Schema
+from windows import WatermarkStrategy
 
-SCHEMA = Schema.from_dict({"columns": {"key": "int64", "ts": "int64", "value": "float64"},
-                           "event_time": "ts", "key": "key"})
+SCHEMA = Schema.from_dict(
+    {
+        "columns": {"key": "int64", "ts": "int64", "value": "float64"},
+        "event_time": "ts",
+        "key": "key",
+    }
+)
 
 
 def main() -> None:
@@ -60,8 +65,11 @@ def main() -> None:
         if writer is not None and len(res["window_start"]):
             writer.write_table(pa.table(res))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"JOB events={n} results={nres} dead_letters={dead} peak_rss_mb={rss:.0f} "
-          f"t={time.process_time():.2f}", file=sys.stderr)
+    print(
+        f"JOB events={n} results={nres} dead_letters={dead} peak_rss_mb={rss:.0f} "
+        f"t={time.process_time():.2f}",
+        file=sys.stderr,
+    )
     np.asarray(0)
 
 

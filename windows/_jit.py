@@ -44,7 +44,7 @@ def kernel(func: F | None = None, *, inline: bool = False) -> Any:
             opts["inline"] = "always"
         compiled = numba.njit(**opts)(f)
         KERNELS[f"{f.__module__}.{f.__qualname__}"] = (compiled, f)
-        return compiled  # type: ignore[no-any-return]
+        return compiled
 
     if func is not None:
         return wrap(func)

@@ -15,7 +15,7 @@ __all__ = ["KernelState"]
 
 
 def _grow(arr: np.ndarray, rows: int, fill: float | int = 0) -> np.ndarray:
-    new = np.full((rows,) + arr.shape[1:], fill, arr.dtype)
+    new = np.full((rows, *arr.shape[1:]), fill, arr.dtype)
     new[: arr.shape[0]] = arr
     return new
 

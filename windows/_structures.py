@@ -124,7 +124,7 @@ def heap_pop(h: np.ndarray, n: int) -> int:
     _swap(h, 0, last)
     i = 0
     while True:
-        l = 2 * i + 1  # noqa: E741
+        l = 2 * i + 1
         if l >= last:
             break
         m = l

@@ -138,7 +138,7 @@ class AggregateFunction(abc.ABC, Generic[ACC]):
 
     def restore_accumulator(self, data: Any) -> ACC:
         """Inverse of :meth:`snapshot_accumulator`."""
-        return data  # type: ignore[no-any-return]
+        return data
 
 
 class ProcessWindowFunction(abc.ABC):
