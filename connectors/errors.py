@@ -12,11 +12,17 @@ Exception tree::
     ├── SchemaDefinitionError (ValueError)       a schema description that cannot work (unknown
     │                                            type, bad option, event-time column missing);
     │                                            raised when the schema is built
-    └── SourceFormatError (ValueError)           a file whose layout cannot match the schema as
-                                                 a whole (header lacks a column, unknown file
-                                                 kind, a column of an unconvertible type);
-                                                 raised when the source is opened, before any
-                                                 batch is produced
+    ├── SourceFormatError (ValueError)           a file whose layout cannot match the schema as
+    │                                            a whole (header lacks a column, unknown file
+    │                                            kind, a column of an unconvertible type);
+    │                                            raised when the source is opened, before any
+    │                                            batch is produced
+    ├── BrokerUnavailableError (OSError)         the embedded broker cannot start, or no Kafka
+    │                                            broker answers
+    ├── KafkaJobError (RuntimeError)             a Kafka job cannot go on (fatal client error,
+    │                                            producer fenced by a newer instance)
+    └── CheckpointError (ValueError)             a checkpoint on the checkpoint topic that is
+                                                 missing, corrupt or from another job
 
 A single record that does not fit the schema never raises: it becomes a
 :class:`connectors.files.DeadLetter`.
@@ -25,9 +31,12 @@ A single record that does not fit the schema never raises: it becomes a
 from __future__ import annotations
 
 __all__ = [
+    "BrokerUnavailableError",
+    "CheckpointError",
     "ConnectorError",
     "DatasetCorruptError",
     "DatasetUnavailableError",
+    "KafkaJobError",
     "SchemaDefinitionError",
     "SourceFormatError",
 ]
@@ -52,3 +61,18 @@ class SchemaDefinitionError(ConnectorError, ValueError):
 
 class SourceFormatError(ConnectorError, ValueError):
     """A file that cannot be read with the schema at all (missing column, wrong kind)."""
+
+
+class BrokerUnavailableError(ConnectorError, OSError):
+    """The embedded broker could not be started, or no Kafka broker answered."""
+
+
+class KafkaJobError(ConnectorError, RuntimeError):
+    """A Kafka job cannot go on: a fatal producer or consumer error (e.g. the producer was
+    fenced by a newer instance with the same transactional id), or a checkpoint that cannot
+    be read back."""
+
+
+class CheckpointError(ConnectorError, ValueError):
+    """A checkpoint record on the checkpoint topic that is missing, corrupt or belongs to a
+    differently configured job."""
