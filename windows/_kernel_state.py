@@ -30,10 +30,12 @@ class KernelState:
     kind : int
         Assigner kind code (hash table contents depend on it).
     ring : int
-        Entries of the per-key window cache.
+        Entries of the per-key window (or slice) cache.
+    extra_ring : int
+        Entries of the per-key ring of registered windows (sliced sliding windows only).
     """
 
-    def __init__(self, width: int, kind: int, ring: int) -> None:
+    def __init__(self, width: int, kind: int, ring: int, extra_ring: int = 0) -> None:
         self.kind = kind
         self.ks = np.zeros(wk.NKS, np.int64)
         self.ks[wk.K_WM] = wk.NONE
@@ -43,7 +45,7 @@ class KernelState:
         self.S = np.zeros((1024, wk.NF), np.int64)
         self.A = np.zeros((1024, width), np.float64)
         self.FREE = np.zeros(1024, np.int64)
-        self.K = self._new_keys(1024, 2 + 2 * ring)
+        self.K = self._new_keys(1024, 2 + 2 * ring + 2 * extra_ring)
         self.HT = np.full((4096, 3), -1, np.int64)
         self.HEV = np.zeros((1024, 2), np.int64)
         self.HPT = np.zeros((1024, 2), np.int64)

@@ -31,7 +31,8 @@ from windows._timers import timer_pop, timer_push
 C_ASSIGNER, C_DOMAIN, C_SIZE, C_SLIDE, C_OFFSET, C_GAP = 0, 1, 2, 3, 4, 5
 C_TRIGGER, C_TPARAM, C_PURGE, C_LATENESS, C_LOG, C_MAXNEW, C_USES_WM = 6, 7, 8, 9, 10, 11, 12
 C_RING = 13
-NCFG = 14
+C_PANE = 14  # slice length of the sliced sliding-window path (0: off)
+NCFG = 15
 # ks indices
 K_WM, K_PT, K_POS, K_PHASE, K_EVN, K_PTN, K_HIGH, K_FREE = 0, 1, 2, 3, 4, 5, 6, 7
 K_OUT, K_LATE, K_LOG, K_HTN, K_TSEQ, K_ASEQ, K_TARGET_PT = 8, 9, 10, 11, 12, 13, 14
@@ -73,8 +74,9 @@ def _floor_start(t: int, offset: int, size: int) -> int:
 
 @kernel(inline=True)
 def _ring_col(cfg: np.ndarray, start: int) -> int:
-    """Column of the per-key cache entry for the window starting at ``start``."""
-    return 2 + 2 * (((start - cfg[C_OFFSET]) // cfg[C_SLIDE]) % cfg[C_RING])
+    """Column of the per-key cache entry for the window (or slice) starting at ``start``."""
+    unit = cfg[C_PANE] if cfg[C_PANE] > 0 else cfg[C_SLIDE]
+    return 2 + 2 * (((start - cfg[C_OFFSET]) // unit) % cfg[C_RING])
 
 
 @kernel(inline=True)
@@ -122,8 +124,9 @@ def _add_value(
 
 
 @kernel
-def _merge_acc(ops: np.ndarray, A: np.ndarray, dst: int, src: int) -> None:
-    A[dst, 0] += A[src, 0]
+def _merge_acc(ops: np.ndarray, D: np.ndarray, dst: int, A: np.ndarray, src: int) -> None:
+    """Merge accumulator row ``A[src]`` into ``D[dst]`` (``D`` may be ``A``)."""
+    D[dst, 0] += A[src, 0]
     for j in range(ops.shape[0]):
         op = ops[j, 0]
         if op == OP_COUNT_ALL:
@@ -131,30 +134,30 @@ def _merge_acc(ops: np.ndarray, A: np.ndarray, dst: int, src: int) -> None:
         a = ops[j, 2]
         if A[src, a + 1] == 0.0:
             continue
-        if A[dst, a + 1] == 0.0:
-            A[dst, a] = A[src, a]
+        if D[dst, a + 1] == 0.0:
+            D[dst, a] = A[src, a]
             if op == OP_FIRST or op == OP_LAST:
-                A[dst, a + 2] = A[src, a + 2]
-                A[dst, a + 3] = A[src, a + 3]
+                D[dst, a + 2] = A[src, a + 2]
+                D[dst, a + 3] = A[src, a + 3]
         elif op == OP_SUM or op == OP_MEAN:
-            A[dst, a] += A[src, a]
+            D[dst, a] += A[src, a]
         elif op == OP_MIN:
-            A[dst, a] = min(A[dst, a], A[src, a])
+            D[dst, a] = min(D[dst, a], A[src, a])
         elif op == OP_MAX:
-            A[dst, a] = max(A[dst, a], A[src, a])
+            D[dst, a] = max(D[dst, a], A[src, a])
         elif op == OP_FIRST:
             ts, tq = A[src, a + 2], A[src, a + 3]
-            if ts < A[dst, a + 2] or (ts == A[dst, a + 2] and tq < A[dst, a + 3]):
-                A[dst, a] = A[src, a]
-                A[dst, a + 2] = ts
-                A[dst, a + 3] = tq
+            if ts < D[dst, a + 2] or (ts == D[dst, a + 2] and tq < D[dst, a + 3]):
+                D[dst, a] = A[src, a]
+                D[dst, a + 2] = ts
+                D[dst, a + 3] = tq
         elif op == OP_LAST:
             ts, tq = A[src, a + 2], A[src, a + 3]
-            if ts > A[dst, a + 2] or (ts == A[dst, a + 2] and tq > A[dst, a + 3]):
-                A[dst, a] = A[src, a]
-                A[dst, a + 2] = ts
-                A[dst, a + 3] = tq
-        A[dst, a + 1] += A[src, a + 1]
+            if ts > D[dst, a + 2] or (ts == D[dst, a + 2] and tq > D[dst, a + 3]):
+                D[dst, a] = A[src, a]
+                D[dst, a + 2] = ts
+                D[dst, a + 3] = tq
+        D[dst, a + 1] += A[src, a + 1]
 
 
 @kernel(inline=True)
@@ -469,7 +472,7 @@ def _add_to_session(
             if target == -1:
                 target = s
             else:
-                _merge_acc(ops, A, target, s)
+                _merge_acc(ops, A, target, A, s)
                 S[target, F_TRIG] += S[s, F_TRIG]
                 if S[s, F_CONT] != NONE and (
                     S[target, F_CONT] == NONE or S[s, F_CONT] < S[target, F_CONT]
@@ -553,9 +556,55 @@ def _on_timer(
 
 
 @kernel
+def _pane_fire(
+    cfg: np.ndarray,
+    ks: np.ndarray,
+    ops: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    FREE: np.ndarray,
+    HT: np.ndarray,
+    K: np.ndarray,
+    key: int,
+    T: int,
+    O: np.ndarray,
+    OV: np.ndarray,
+    LOG: np.ndarray,
+) -> None:
+    """Sliced sliding windows: fire the window of ``key`` ending at ``T + 1`` by merging its
+    slices, then free the slices no later window contains."""
+    size = cfg[C_SIZE]
+    slide = cfg[C_SLIDE]
+    g = cfg[C_PANE]
+    ws = T - size + 1
+    r = ks[K_OUT]
+    for c in range(OV.shape[1]):
+        OV[r, c] = 0.0
+    s = ws
+    while s < ws + size:
+        c = _ring_col(cfg, s)
+        slot = K[key, c + 1] if K[key, c] == s else -1
+        if slot < 0:
+            slot = ht_find(HT, key, s)
+        if slot >= 0:
+            _merge_acc(ops, OV, r, A, slot)
+            if s < ws + slide:
+                _free(cfg, ks, S, A, FREE, HT, K, slot, LOG)
+        s += g
+    if OV[r, 0] > 0.0:
+        O[r, 0] = key
+        O[r, 1] = ws
+        O[r, 2] = ws + size
+        O[r, 3] = ON_TIME
+        O[r, 4] = np.int64(OV[r, 0])
+        ks[K_OUT] = r + 1
+
+
+@kernel
 def _advance_timers(
     cfg: np.ndarray,
     ks: np.ndarray,
+    ops: np.ndarray,
     S: np.ndarray,
     A: np.ndarray,
     FREE: np.ndarray,
@@ -591,6 +640,9 @@ def _advance_timers(
         ks[K_NUSED] -= 1
         T = got[0]
         slot = got[1]
+        if got[2] < 0:  # a window of the sliced path: the node holds the key
+            _pane_fire(cfg, ks, ops, S, A, FREE, HT, K, slot, T, O, OV, LOG)
+            continue
         if S[slot, F_GEN] != got[2] or T <= S[slot, lastf]:
             continue  # stale (window freed or merged) or a duplicate timer
         S[slot, lastf] = T
@@ -635,13 +687,17 @@ def run_windows(
         if ph == PH_PT:
             if ks[K_TARGET_PT] > ks[K_PT]:
                 ks[K_PT] = ks[K_TARGET_PT]
-            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, BK, TN, False, O, OV, LOG)
+            st = _advance_timers(
+                cfg, ks, ops, S, A, FREE, HT, K, HEV, HPT, BK, TN, False, O, OV, LOG
+            )
             if st != DONE:
                 return st
             ks[K_PHASE] = PH_EVENTS
             continue
         if ph == PH_EV_TIMERS:
-            st = _advance_timers(cfg, ks, S, A, FREE, HT, K, HEV, HPT, BK, TN, True, O, OV, LOG)
+            st = _advance_timers(
+                cfg, ks, ops, S, A, FREE, HT, K, HEV, HPT, BK, TN, True, O, OV, LOG
+            )
             if st != DONE:
                 return st
             ks[K_PHASE] = PH_EVENTS
@@ -671,7 +727,43 @@ def run_windows(
             t = ks[K_PT]
         else:
             t = ts[i]
-        if kind == A_TUMBLING or kind == A_SLIDING:
+        if cfg[C_PANE] > 0:  # sliced sliding windows (event time, on-time firing only)
+            size = cfg[C_SIZE]
+            slide = cfg[C_SLIDE]
+            wm = ks[K_WM]
+            add = False
+            ws = _floor_start(t, cfg[C_OFFSET], slide)
+            while ws > t - size:
+                if ws + size - 1 <= wm:
+                    r = ks[K_LATE]
+                    L[r, 0] = i
+                    L[r, 1] = ws
+                    L[r, 2] = ws + size
+                    ks[K_LATE] = r + 1
+                else:
+                    add = True
+                    cw = 2 + 2 * cfg[C_RING] + 2 * (((ws - cfg[C_OFFSET]) // slide) % cfg[C_RING])
+                    if K[key, cw + 1] != 1 or K[key, cw] != ws:
+                        K[key, cw] = ws
+                        K[key, cw + 1] = 1
+                        timer_push(ks, HEV, K_EVN, 0, BK, TN, HT, ws + size - 1, key, -1)
+                        ks[K_NUSED] += 1
+                ws -= slide
+            if add:
+                s0 = _floor_start(t, cfg[C_OFFSET], cfg[C_PANE])
+                c = _ring_col(cfg, s0)
+                slot = K[key, c + 1] if K[key, c] == s0 else -1
+                if slot < 0:
+                    slot = ht_find(HT, key, s0)
+                    if slot < 0:
+                        slot = _alloc(ks, S, A, FREE, key, s0, s0 + cfg[C_PANE])
+                        ht_insert(HT, key, s0, slot)
+                        ks[K_HTN] += 1
+                    K[key, c] = s0
+                    K[key, c + 1] = slot
+                A[slot, 0] += 1.0
+                _add_value(ops, A, slot, vals, i, float(t), float(ks[K_ASEQ]))
+        elif kind == A_TUMBLING or kind == A_SLIDING:
             size = cfg[C_SIZE]
             slide = cfg[C_SLIDE]
             start = _floor_start(t, cfg[C_OFFSET], slide)

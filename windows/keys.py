@@ -16,8 +16,14 @@ _EMPTY = -1
 
 
 @kernel
-def _encode_ints(values: np.ndarray, tab_keys: np.ndarray, tab_ids: np.ndarray,
-                 order: np.ndarray, state: np.ndarray, out: np.ndarray) -> int:
+def _encode_ints(
+    values: np.ndarray,
+    tab_keys: np.ndarray,
+    tab_ids: np.ndarray,
+    order: np.ndarray,
+    state: np.ndarray,
+    out: np.ndarray,
+) -> int:
     """Dense ids of int64 ``values`` through an open-addressing table (``tab_ids == -1`` is
     empty). New keys get ids ``state[0], state[0] + 1, ...`` in order of appearance and are
     appended to ``order``. Returns the index of the first value not encoded because the table
@@ -72,8 +78,9 @@ class KeyEncoder:
         out = np.empty(vals.shape[0], np.int64)
         pos = 0
         while True:
-            done = _encode_ints(vals[pos:], self._tab_keys, self._tab_ids, self._order,
-                                self._state, out[pos:])
+            done = _encode_ints(
+                vals[pos:], self._tab_keys, self._tab_ids, self._order, self._state, out[pos:]
+            )
             pos += int(done)
             if pos >= vals.shape[0]:
                 return out
@@ -89,8 +96,9 @@ class KeyEncoder:
         self._tab_ids = np.full(cap, _EMPTY, np.int64)
         keep = self._order[:n].copy()
         self._state[0] = 0
-        _encode_ints(keep, self._tab_keys, self._tab_ids, self._order, self._state,
-                     np.empty(n, np.int64))
+        _encode_ints(
+            keep, self._tab_keys, self._tab_ids, self._order, self._state, np.empty(n, np.int64)
+        )
 
     def encode(self, keys: Any) -> np.ndarray:
         """Ids of ``keys``.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -183,7 +184,15 @@ class WindowOperator:
         self._ops = np.array(ops, np.int64).reshape(-1, 3)
         self._cfg = self._compile_cfg()
         self._keys = KeyEncoder()
-        self._state = KernelState(width, assigner.kind, int(self._cfg[wk.C_RING]))
+        if self.user_aggs or window_function is not None:
+            self._cfg[wk.C_PANE] = 0  # user functions need per-window records
+            self._cfg[wk.C_RING] = (
+                self._cfg[wk.C_MAXNEW] + 1 if assigner.kind in (SLIDING, TUMBLING) else 1
+            )
+        ring = int(self._cfg[wk.C_RING])
+        self._state = KernelState(
+            width, assigner.kind, ring, extra_ring=ring if self._cfg[wk.C_PANE] else 0
+        )
         self._user = (
             UserFunctions(self.user_aggs, window_function)
             if self.user_aggs or window_function is not None
@@ -235,6 +244,18 @@ class WindowOperator:
             maxnew = 1
         cfg[wk.C_MAXNEW] = maxnew + 1
         cfg[wk.C_RING] = maxnew + 2 if a.kind in (SLIDING, TUMBLING) else 1
+        # sliced path for sliding event-time windows that fire exactly once per window
+        g = math.gcd(size, slide) if a.kind == SLIDING else 0
+        if (
+            g
+            and a.domain == EVENT_TIME
+            and t.code == T_EVENT
+            and not t.purging
+            and not self.allowed_lateness
+            and size // g <= 4096
+        ):
+            cfg[wk.C_PANE] = g
+            cfg[wk.C_RING] = size // g + 3
         cfg[wk.C_USES_WM] = int(a.domain == EVENT_TIME or t.code in (T_EVENT, T_CONT_EVENT))
         return cfg
 
