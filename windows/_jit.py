@@ -7,8 +7,10 @@ a test check that the compiled path really compiled (``NUMBA_DISABLE_JIT=1`` tur
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numba
@@ -19,6 +21,46 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: name -> (compiled dispatcher, pure-Python twin)
 KERNELS: dict[str, tuple[Any, Callable[..., Any]]] = {}
+
+_PACKAGES = ("windows", "cep")
+
+
+def _invalidate_stale_caches() -> None:
+    """Delete Numba cache files written for other kernel sources.
+
+    Numba keys a cached function on its own file only, but kernels inline helpers from other
+    modules; after any kernel source changes, every cached kernel of these packages may be
+    stale. A stamp named after a digest of all their sources marks a consistent cache.
+    """
+    root = Path(__file__).resolve().parent.parent
+    files = sorted(p for pkg in _PACKAGES for p in (root / pkg).glob("*.py"))
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(p.name.encode())
+        digest.update(p.read_bytes())
+    tag = digest.hexdigest()[:16]
+    dirs = [root / pkg / "__pycache__" for pkg in _PACKAGES]
+    env_dir = os.environ.get("NUMBA_CACHE_DIR")
+    if env_dir:
+        dirs.append(Path(env_dir))
+    for d in dirs:
+        stamp = d / f"cepkit-kernels-{tag}.stamp"
+        try:
+            if stamp.exists() or not d.is_dir():
+                continue
+            for pat in ("*.nbi", "*.nbc"):
+                for f in (d.rglob(pat) if d.name != "__pycache__" else d.glob(pat)):
+                    if d.name == "__pycache__" or any(f"{os.sep}{pkg}{os.sep}" in str(f)
+                                                      for pkg in _PACKAGES):
+                        f.unlink(missing_ok=True)
+            for old in d.glob("cepkit-kernels-*.stamp"):
+                old.unlink(missing_ok=True)
+            stamp.touch()
+        except OSError:  # read-only install: Numba then cannot cache either
+            continue
+
+
+_invalidate_stale_caches()
 
 
 def jit_disabled() -> bool:

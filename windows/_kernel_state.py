@@ -45,6 +45,8 @@ class KernelState:
         self.S = np.zeros((1024, wk.NF), np.int64)
         self.A = np.zeros((1024, width), np.float64)
         self.FREE = np.zeros(1024, np.int64)
+        # sliced sliding windows keep the last fired window start per key in column 1
+        self._k1 = wk.NONE if extra_ring else 0
         self.K = self._new_keys(1024, 2 + 2 * ring + 2 * extra_ring)
         self.HT = np.full((4096, 3), -1, np.int64)
         self.HEV = np.zeros((1024, 2), np.int64)
@@ -53,10 +55,10 @@ class KernelState:
         self.TN = np.zeros((2048, 3), np.int64)
         self.new_outputs(1024)
 
-    @staticmethod
-    def _new_keys(rows: int, width: int) -> np.ndarray:
+    def _new_keys(self, rows: int, width: int) -> np.ndarray:
         K = np.zeros((rows, width), np.int64)
         K[:, 0] = -1
+        K[:, 1] = self._k1
         K[:, 3::2] = -1
         return K
 

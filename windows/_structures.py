@@ -20,10 +20,12 @@ __all__ = ["heap_pop", "heap_push", "ht_delete", "ht_find", "ht_insert", "ht_reb
 
 @kernel(inline=True)
 def _hash(key: int, win: int, mask: int) -> int:
-    x = key * 0x5BD1E995 + (win >> 7) + win * 31
+    # 32-bit halves times 32-bit odd constants: no int64 overflow (the pure-Python twin runs
+    # on NumPy scalars, where overflow warns)
+    a = (key ^ (key >> 32)) & 0xFFFFFFFF
+    b = (win ^ (win >> 32)) & 0xFFFFFFFF
+    x = (a * 0x5BD1E995) ^ (b * 0x27D4EB2F) ^ (win >> 11)
     x = x ^ (x >> 29)
-    x = x * 0x27D4EB2F
-    x = x ^ (x >> 32)
     return x & mask
 
 

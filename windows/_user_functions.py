@@ -15,7 +15,10 @@ from windows import _window_kernel as wk
 from windows.aggregates import AggregateFunction, ProcessWindowFunction, TimeWindow
 from windows.errors import SnapshotError
 
-__all__ = ["UserFunctions"]
+__all__ = ["ARRIVAL", "UserFunctions"]
+
+#: Hidden column holding each record's global arrival number (dropped before user code).
+ARRIVAL = "__arrival__"
 
 
 def _concat(chunks: list[dict[str, np.ndarray]], names: list[str]) -> dict[str, np.ndarray]:
@@ -47,7 +50,7 @@ class UserFunctions:
         decode_key: Callable[[int], Any],
     ) -> None:
         """Apply ``log`` (int64 ``(m, 4)``) for a batch whose records are ``columns``."""
-        names = list(columns)
+        names = [n for n in columns if n != ARRIVAL]
         rows_cache: dict[int, dict[str, Any]] = {}
 
         def row(i: int) -> dict[str, Any]:
@@ -95,6 +98,10 @@ class UserFunctions:
                 if self.wf is not None:
                     self._materialize(slot, columns)
                     recs = _concat(self.records.get(slot, []), names)
+                    arrival = recs.pop(ARRIVAL, None)
+                    if arrival is not None and len(arrival) > 1:  # merged sessions: re-order
+                        order = np.argsort(arrival, kind="stable")
+                        recs = {n: v[order] for n, v in recs.items()}
                     res = self.wf.process(
                         decode_key(int(O[r, 0])), TimeWindow(int(O[r, 1]), int(O[r, 2])), recs
                     )

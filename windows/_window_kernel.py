@@ -242,7 +242,11 @@ def _free(
         else:
             S[prev, F_NEXT] = S[slot, F_NEXT]
     else:
-        win = S[slot, F_END] if kind == A_COUNT else S[slot, F_START]
+        win = S[slot, F_START]
+        if kind == A_COUNT:
+            win = S[slot, F_END]
+        elif kind == A_GLOBAL:
+            win = 0
         ht_delete(HT, key, win)
         ks[K_HTN] -= 1
         if kind == A_TUMBLING or kind == A_SLIDING:
@@ -534,8 +538,8 @@ def _on_timer(
             _fire(cfg, ks, S, A, slot, ON_TIME if dom == D_EVENT else EARLY, O, OV, LOG)
             fired = True
         if trig == T_CONT_EVENT and T == S[slot, F_CONT]:
-            nxt = min(T + cfg[C_TPARAM], maxts)
-            if nxt > T:
+            nxt = min(_sat_add(T, cfg[C_TPARAM]), maxts)
+            if nxt > T and ks[K_WM] != MAXV:  # at end of input only the final firing remains
                 S[slot, F_CONT] = nxt
                 _push_ev(ks, HEV, BK, TN, HT, S, slot, nxt)
             if not fired:
@@ -547,10 +551,17 @@ def _on_timer(
             timing = ON_TIME if dom == D_PROCESSING else _timing_now(cfg, ks, S, slot)
             _fire(cfg, ks, S, A, slot, timing, O, OV, LOG)
         if trig == T_CONT_PROCESSING and T == S[slot, F_CONT]:
-            nxt = T + cfg[C_TPARAM]
-            S[slot, F_CONT] = nxt
-            _push_pt(ks, HPT, BK, TN, HT, S, slot, nxt)
-            _fire(cfg, ks, S, A, slot, _timing_now(cfg, ks, S, slot), O, OV, LOG)
+            # firings missed while processing time jumped collapse into this one
+            iv = cfg[C_TPARAM]
+            if ks[K_PT] <= MAXV - iv:
+                nxt = max(T + iv, _floor_start(ks[K_PT], 0, iv) + iv)
+                S[slot, F_CONT] = nxt
+                _push_pt(ks, HPT, BK, TN, HT, S, slot, nxt)
+            if dom == D_EVENT:
+                timing = EARLY if ks[K_WM] < maxts else LATE
+            else:
+                timing = EARLY if T < maxts else LATE
+            _fire(cfg, ks, S, A, slot, timing, O, OV, LOG)
         if dom == D_PROCESSING and T == S[slot, F_CLEAN]:
             _free(cfg, ks, S, A, FREE, HT, K, slot, LOG)
 
@@ -577,6 +588,9 @@ def _pane_fire(
     slide = cfg[C_SLIDE]
     g = cfg[C_PANE]
     ws = T - size + 1
+    if ws <= K[key, 1]:
+        return  # registered twice (the per-key ring of registered windows overflowed)
+    K[key, 1] = ws
     r = ks[K_OUT]
     for c in range(OV.shape[1]):
         OV[r, c] = 0.0

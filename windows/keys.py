@@ -31,7 +31,7 @@ def _encode_ints(
     mask = tab_keys.shape[0] - 1
     for i in range(values.shape[0]):
         v = values[i]
-        h = (v * -7046029254386353131) ^ (v >> 31)
+        h = (((v ^ (v >> 32)) & 0xFFFFFFFF) * 0x5BD1E995) ^ (v >> 17)
         b = (h ^ (h >> 29)) & mask
         while True:
             if tab_ids[b] == -1:

@@ -13,7 +13,7 @@ import numpy as np
 
 from windows import _window_kernel as wk
 from windows._kernel_state import KernelState
-from windows._user_functions import UserFunctions
+from windows._user_functions import ARRIVAL, UserFunctions
 from windows.aggregates import (
     OP_COUNT,
     OP_COUNT_ALL,
@@ -88,7 +88,7 @@ class WindowOutput:
 
 
 def _default_trigger(assigner: WindowAssigner) -> Trigger:
-    if assigner.kind == GLOBAL:
+    if assigner.kind in (GLOBAL, COUNT):  # count windows fire by record number, in the kernel
         return NeverTrigger()
     if assigner.domain == PROCESSING_TIME:
         return ProcessingTimeTrigger()
@@ -268,9 +268,16 @@ class WindowOperator:
 
     def fingerprint(self) -> int:
         """CRC-32 of the configuration; snapshots only restore into an equal configuration."""
+        assigner = repr(self.assigner)
+        ext = getattr(self.assigner, "gap_extractor", None)
+        if ext is not None:  # a function's repr holds its address: use its name instead
+            assigner = (
+                f"{type(self.assigner).__name__}(dynamic gap "
+                f"{getattr(ext, '__module__', '')}.{getattr(ext, '__qualname__', '')})"
+            )
         desc = repr(
             (
-                self.assigner,
+                assigner,
                 self.trigger,
                 self.allowed_lateness,
                 self.key,
@@ -350,9 +357,11 @@ class WindowOperator:
         user_cols = dict(columns)
         if ts is not None:
             user_cols["timestamp"] = ts
-        self._run(
-            keys, ts if ts is not None else np.arange(n, dtype=np.int64), wms, gaps, vals, user_cols
-        )
+        if self.window_function is not None:
+            user_cols[ARRIVAL] = st.ks[wk.K_ASEQ] + np.arange(n, dtype=np.int64)
+        # without timestamps, first/last order by the global arrival number
+        order = ts if ts is not None else st.ks[wk.K_ASEQ] + np.arange(n, dtype=np.int64)
+        self._run(keys, order, wms, gaps, vals, user_cols)
         return self._collect(user_cols)
 
     def advance_watermark(self, watermark: int) -> WindowOutput:
@@ -561,7 +570,7 @@ class WindowOperator:
         if nl:
             L = st.L[:nl]
             idx = L[:, 0]
-            late = {n: np.asarray(c)[idx] for n, c in user_cols.items()}
+            late = {n: np.asarray(c)[idx] for n, c in user_cols.items() if n != ARRIVAL}
             late["window_start"] = L[:, 1].copy()
             late["window_end"] = L[:, 2].copy()
         return WindowOutput(res, late)

@@ -1,0 +1,201 @@
+"""Event-time session windows: gaps, merging (overlapping and touching windows, records that
+bridge two sessions, late records), dynamic gaps, triggers on merged windows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+from win_helpers import bounded, columns, rows_of, run
+
+from windows import (
+    MIN_TIMESTAMP,
+    CountTrigger,
+    EventTimeSessionWindows,
+    InvalidWindowConfigError,
+    Timing,
+    WindowOperator,
+)
+from windows import aggregates as agg
+
+EARLY, ON_TIME, LATE = int(Timing.EARLY), int(Timing.ON_TIME), int(Timing.LATE)
+AGGS = {"n": agg.count(), "s": agg.sum("v"), "f": agg.first("v"), "l": agg.last("v")}
+
+
+def _op(gap: int = 5, **kw: object) -> WindowOperator:
+    return WindowOperator(EventTimeSessionWindows.with_gap(gap), AGGS, key="k",
+                          **kw)  # type: ignore[arg-type]
+
+
+def _values(n: int) -> np.ndarray:
+    return np.arange(1, n + 1, dtype=np.int64) * 10
+
+
+def test_sessions_close_after_gap_per_key() -> None:
+    ts = np.array([0, 2, 10, 3, 30], np.int64)
+    keys = ["a", "a", "a", "b", "a"]
+    rows, late = run(_op(), columns(keys, v=_values(5)), ts, bounded(ts, 100))
+    assert late == []
+    assert rows == [
+        ("a", 0, 7, ON_TIME, (2, 30, 10, 20)),
+        ("b", 3, 8, ON_TIME, (1, 40, 40, 40)),
+        ("a", 10, 15, ON_TIME, (1, 30, 30, 30)),
+        ("a", 30, 35, ON_TIME, (1, 50, 50, 50)),
+    ]
+
+
+@pytest.mark.parametrize(("second", "windows"), [
+    (5, [(0, 10)]),  # [0, 5) and [5, 10) touch: Flink's intersects merges them
+    (4, [(0, 9)]),
+    (6, [(0, 5), (6, 11)]),  # one ms apart: two sessions
+])
+def test_touching_windows_merge(second: int, windows: list[tuple[int, int]]) -> None:
+    ts = np.array([0, second], np.int64)
+    rows, _ = run(_op(), columns(["a", "a"], v=_values(2)), ts, bounded(ts, 0))
+    assert [(r[1], r[2]) for r in rows] == windows
+
+
+def test_out_of_order_record_bridges_two_sessions() -> None:
+    ts = np.array([0, 8, 4], np.int64)
+    op = _op()
+    out = op.process(columns(["a"] * 3, v=_values(3)), timestamps=ts,
+                     watermarks=np.array([MIN_TIMESTAMP] * 3))
+    assert out.num_results == 0
+    assert op.num_live_windows == 1  # [0, 5) and [8, 13) merged through [4, 9)
+    rows = rows_of(op.finish(), list(AGGS))
+    assert rows == [("a", 0, 13, ON_TIME, (3, 60, 10, 20))]
+
+
+def test_record_inside_a_session_does_not_extend_it() -> None:
+    ts = np.array([0, 10, 3], np.int64)
+    rows, _ = run(_op(12), columns(["a"] * 3, v=_values(3)), ts, np.full(3, MIN_TIMESTAMP))
+    assert rows == [("a", 0, 22, ON_TIME, (3, 60, 10, 20))]
+
+
+def test_merged_session_fires_once_at_its_new_end() -> None:
+    # [0, 5) would fire at watermark 4, but the record at 3 extends it to [0, 8) first
+    op = _op()
+    out = op.process(columns(["a", "a"], v=_values(2)), timestamps=np.array([0, 3]),
+                     watermarks=np.array([-1, 3]))
+    assert out.num_results == 0
+    out = op.advance_watermark(6)
+    assert out.num_results == 0
+    out = op.advance_watermark(7)
+    assert rows_of(out, list(AGGS)) == [("a", 0, 8, ON_TIME, (2, 30, 10, 20))]
+    assert op.finish().num_results == 0
+
+
+def test_merge_with_late_data_fires_late_and_late_records_go_to_late_output() -> None:
+    op = _op(allowed_lateness=10)
+    names = list(AGGS)
+    # [0, 5) fires on time at watermark 9 and stays until its cleanup at 4 + 10 = 14
+    out = op.process(columns(["a", "a"], v=np.array([1, 2])), timestamps=np.array([0, 10]),
+                     watermarks=np.array([-1, 9]))
+    assert rows_of(out, names) == [("a", 0, 5, ON_TIME, (1, 1, 1, 1))]
+    # late record at 3: its session [3, 8) merges with [0, 5) -> [0, 8), end 7 <= 9: LATE
+    # late record at -5: its own session [-5, 0) is past cleanup (-1 + 10 <= 9) but it touches
+    # the live [0, 8), so the merged window takes it (Flink checks the merged window)
+    # late record at -20: [-20, -15) is past cleanup and touches nothing: late output
+    out = op.process(columns(["a", "a", "a"], v=np.array([3, 4, 5])),
+                     timestamps=np.array([3, -5, -20]), watermarks=np.array([9, 9, 9]))
+    assert rows_of(out, names) == [("a", 0, 8, LATE, (2, 4, 1, 3)),
+                                   ("a", -5, 8, LATE, (3, 8, 4, 3))]
+    assert out.late["window_start"].tolist() == [-20]
+    assert out.late["window_end"].tolist() == [-15]
+    assert out.late["v"].tolist() == [5]
+    # watermark 30: cleanup of [-5, 8) (at 17) and [10, 15) fires on time
+    out = op.process(columns(["a"], v=np.array([6])), timestamps=np.array([31]),
+                     watermarks=np.array([30]))
+    assert rows_of(out, names) == [("a", 10, 15, ON_TIME, (1, 2, 2, 2))]
+    assert op.num_live_windows == 1
+    # now a record at 2 starts [2, 7), long past cleanup, and nothing is left to merge with
+    out = op.process(columns(["a"], v=np.array([7])), timestamps=np.array([2]),
+                     watermarks=np.array([30]))
+    assert out.num_results == 0
+    assert out.late["timestamp"].tolist() == [2]
+
+
+def test_merge_that_moves_end_past_watermark_fires_on_time_again() -> None:
+    op = _op(allowed_lateness=10)
+    names = ["n"]
+    out = op.process(columns(["a", "a"], v=_values(2)), timestamps=np.array([0, 10]),
+                     watermarks=np.array([-1, 9]))
+    assert [r[3] for r in rows_of(out, names)] == [ON_TIME]
+    # late record at 4: [4, 9) merges with [0, 5) -> [0, 9), end 8 <= 9: LATE.
+    # then a record at 9: [9, 14) touches [0, 9) and [10, 15) -> [0, 15), end 14: not yet due
+    out = op.process(columns(["a", "a"], v=_values(2)), timestamps=np.array([4, 9]),
+                     watermarks=np.array([9, 9]))
+    assert [(r[1], r[2], r[3], r[4]) for r in rows_of(out, names)] == [(0, 9, LATE, (2,))]
+    assert op.advance_watermark(13).num_results == 0
+    out = op.advance_watermark(14)
+    assert [(r[1], r[2], r[3], r[4]) for r in rows_of(out, names)] == [(0, 15, ON_TIME, (4,))]
+
+
+def test_count_trigger_state_is_summed_when_sessions_merge() -> None:
+    op = WindowOperator(EventTimeSessionWindows.with_gap(5), {"n": agg.count()}, key="k",
+                        trigger=CountTrigger.of(3))
+    out = op.process(columns(["a", "a"]), timestamps=np.array([0, 8]),
+                     watermarks=np.full(2, MIN_TIMESTAMP))
+    assert out.num_results == 0
+    # merging [0, 5) and [8, 13) through [4, 9): counts 1 + 1, plus the new record = 3
+    out = op.process(columns(["a"]), timestamps=np.array([4]),
+                     watermarks=np.full(1, MIN_TIMESTAMP))
+    assert rows_of(out, ["n"]) == [("a", 0, 13, EARLY, (3,))]
+
+
+def _gap_column(cols: Mapping[str, np.ndarray]) -> np.ndarray:
+    return np.asarray(cols["gap"])
+
+
+def _dynamic(**kw: object) -> WindowOperator:
+    return WindowOperator(EventTimeSessionWindows.with_dynamic_gap(_gap_column),
+                          {"n": agg.count()}, key="k", **kw)  # type: ignore[arg-type]
+
+
+def test_dynamic_gap_per_record() -> None:
+    ts = np.array([0, 12, 9, 40], np.int64)
+    gaps = np.array([10, 2, 3, 1], np.int64)
+    rows, _ = run(_dynamic(), columns(["a"] * 4, gap=gaps), ts, np.full(4, MIN_TIMESTAMP))
+    # [0, 10) and [12, 14) are bridged by [9, 12)
+    assert [(r[1], r[2], r[4]) for r in rows] == [(0, 14, (3,)), (40, 41, (1,))]
+
+
+def test_dynamic_gap_bridging_many_sessions() -> None:
+    ts = np.arange(0, 200, 10, dtype=np.int64)
+    op = _dynamic()
+    op.process(columns(["a"] * 20, gap=np.ones(20, np.int64)), timestamps=ts,
+               watermarks=np.full(20, MIN_TIMESTAMP))
+    assert op.num_live_windows == 20
+    op.process(columns(["a"], gap=np.array([500])), timestamps=np.array([5]),
+               watermarks=np.full(1, MIN_TIMESTAMP))
+    assert op.num_live_windows == 2  # [0, 1) stays; [5, 505) swallowed the other 19
+    rows = rows_of(op.finish(), ["n"])
+    assert [(r[1], r[2], r[4]) for r in rows] == [(0, 1, (1,)), (5, 505, (20,))]
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_dynamic_gap_must_be_positive_and_rejection_changes_nothing(bad: int) -> None:
+    op = _dynamic()
+    op.process(columns(["a"], gap=np.array([5])), timestamps=np.array([0]),
+               watermarks=np.array([-1]))
+    with pytest.raises(InvalidWindowConfigError, match="positive"):
+        op.process(columns(["a", "b"], gap=np.array([5, bad])), timestamps=np.array([3, 100]),
+                   watermarks=np.array([2, 99]))
+    assert op.current_watermark == -1
+    assert op.num_live_windows == 1
+    rows = rows_of(op.finish(), ["n"])
+    assert [(r[0], r[1], r[2], r[4]) for r in rows] == [("a", 0, 5, (1,))]
+
+
+@pytest.mark.parametrize("gaps", [np.array([1.5]), np.array([1, 2]), np.array(["1"])])
+def test_dynamic_gap_must_be_int_array_of_batch_length(gaps: np.ndarray) -> None:
+    op = WindowOperator(EventTimeSessionWindows.with_dynamic_gap(lambda c: gaps),
+                        {"n": agg.count()}, key="k")
+    with pytest.raises(InvalidWindowConfigError, match="dynamic session gap"):
+        op.process(columns(["a"]), timestamps=np.array([0]), watermarks=np.array([-1]))
+
+
+def test_dynamic_gap_extractor_must_be_callable() -> None:
+    with pytest.raises(InvalidWindowConfigError, match="callable"):
+        EventTimeSessionWindows.with_dynamic_gap(5)  # type: ignore[arg-type]
