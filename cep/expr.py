@@ -1,0 +1,379 @@
+"""A small, compilable expression language for conditions: ``col("amount") < 1``.
+
+Expressions are immutable trees of :class:`Expr` nodes built with Python operators. They are the
+preferred way to write conditions because they are *data*, not code: the operator evaluates them
+vectorised over a whole batch (the input of the Numba fast path), and a front end such as
+MATCH_RECOGNIZE can build them from parsed SQL (``DEFINE`` clauses) without ``eval``.
+
+Node kinds
+----------
+* :func:`col` (a column of the batch), :func:`lit` (a constant);
+* arithmetic ``+ - * / %``, unary ``-`` and ``abs()``;
+* comparisons ``< <= > >= == !=`` (``==``/``!=`` build expressions, so :class:`Expr` objects are
+  hashed by identity);
+* boolean ``&``, ``|``, ``~`` (Python's ``and``/``or``/``not`` raise ``TypeError``);
+* :meth:`Expr.is_in` (membership in a constant set);
+* match references, which look at the events already matched to a stage of the current partial
+  match (as Flink's ``ctx.getEventsForPattern``; the event being tested is *not* included):
+  :func:`match_first`, :func:`match_last`, :func:`match_count`, :func:`match_sum`,
+  :func:`match_min`, :func:`match_max`, :func:`match_avg`.
+
+An expression without match references is *simple* (vectorisable); one with match references is
+*iterative* and runs on the pure-Python reference engine. Aggregates over no events give ``None``
+(``match_count`` gives 0, ``match_sum`` gives 0); a comparison with ``None`` is false.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = [
+    "Expr",
+    "MatchContext",
+    "col",
+    "lit",
+    "match_avg",
+    "match_count",
+    "match_first",
+    "match_last",
+    "match_max",
+    "match_min",
+    "match_sum",
+]
+
+
+class MatchContext(Protocol):
+    """What an iterative expression or condition can see of the current partial match."""
+
+    def events_for_pattern(self, name: str) -> Sequence[Mapping[str, Any]]:
+        """Events already matched to stage ``name``, in match order (empty if none)."""
+        ...
+
+
+_ARITH: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "%": operator.mod,
+}
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+def _wrap(value: Any) -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, (bool, int, float, str, np.generic)) or value is None:
+        return Lit(value.item() if isinstance(value, np.generic) else value)
+    raise TypeError(f"cannot use a {type(value).__name__} in an expression; use lit() for "
+                    "scalar constants")
+
+
+class Expr:
+    """Base class of expression nodes (immutable). Build them with :func:`col`, :func:`lit` and
+    operators; see the module docstring."""
+
+    __slots__ = ()
+
+    # -- construction by operators ---------------------------------------------------------
+    def _bin(self, op: str, other: Any, *, reverse: bool = False) -> Expr:
+        try:
+            o = _wrap(other)
+        except TypeError:
+            return NotImplemented  # e.g. ``expr | condition``: Condition.__ror__ handles it
+        return Binary(op, o, self) if reverse else Binary(op, self, o)
+
+    def __add__(self, o: Any) -> Expr: return self._bin("+", o)
+    def __radd__(self, o: Any) -> Expr: return self._bin("+", o, reverse=True)
+    def __sub__(self, o: Any) -> Expr: return self._bin("-", o)
+    def __rsub__(self, o: Any) -> Expr: return self._bin("-", o, reverse=True)
+    def __mul__(self, o: Any) -> Expr: return self._bin("*", o)
+    def __rmul__(self, o: Any) -> Expr: return self._bin("*", o, reverse=True)
+    def __truediv__(self, o: Any) -> Expr: return self._bin("/", o)
+    def __rtruediv__(self, o: Any) -> Expr: return self._bin("/", o, reverse=True)
+    def __mod__(self, o: Any) -> Expr: return self._bin("%", o)
+    def __rmod__(self, o: Any) -> Expr: return self._bin("%", o, reverse=True)
+    def __lt__(self, o: Any) -> Expr: return self._bin("<", o)
+    def __le__(self, o: Any) -> Expr: return self._bin("<=", o)
+    def __gt__(self, o: Any) -> Expr: return self._bin(">", o)
+    def __ge__(self, o: Any) -> Expr: return self._bin(">=", o)
+    def __eq__(self, o: Any) -> Expr: return self._bin("==", o)  # type: ignore[override]
+    def __ne__(self, o: Any) -> Expr: return self._bin("!=", o)  # type: ignore[override]
+    def __and__(self, o: Any) -> Expr: return self._bin("&", o)
+    def __rand__(self, o: Any) -> Expr: return self._bin("&", o, reverse=True)
+    def __or__(self, o: Any) -> Expr: return self._bin("|", o)
+    def __ror__(self, o: Any) -> Expr: return self._bin("|", o, reverse=True)
+    def __neg__(self) -> Expr: return Unary("neg", self)
+    def __abs__(self) -> Expr: return Unary("abs", self)
+    def __invert__(self) -> Expr: return Unary("not", self)
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        raise TypeError("an expression has no truth value; combine conditions with &, | and ~ "
+                        "(not 'and', 'or', 'not')")
+
+    def is_in(self, values: Iterable[Any]) -> Expr:
+        """True where the value is one of ``values`` (a finite set of constants)."""
+        return IsIn(self, tuple(values))
+
+    # -- analysis ---------------------------------------------------------------------------
+    def children(self) -> tuple[Expr, ...]:
+        """Direct sub-expressions."""
+        return ()
+
+    def columns(self) -> frozenset[str]:
+        """Names of the batch columns this expression reads (match references excluded)."""
+        out: frozenset[str] = frozenset()
+        for c in self.children():
+            out |= c.columns()
+        return out
+
+    def is_iterative(self) -> bool:
+        """Whether the expression refers to events already matched (match references)."""
+        return any(c.is_iterative() for c in self.children())
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        """Vectorised value over a batch of ``n`` rows (an array of shape ``(n,)`` or a scalar).
+
+        Raises
+        ------
+        KeyError
+            If a column is missing.
+        TypeError
+            If the expression is iterative (it needs a partial match).
+        """
+        raise NotImplementedError
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        """Value for one event (a mapping of column name to scalar) given the partial match."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Col(Expr):
+    """A column of the batch, by name."""
+
+    name: str
+
+    def columns(self) -> frozenset[str]:
+        return frozenset((self.name,))
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        return np.asarray(columns[self.name])
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        return event[self.name]
+
+    def __repr__(self) -> str:
+        return f"col({self.name!r})"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Lit(Expr):
+    """A constant (bool, int, float, str or None)."""
+
+    value: Any
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        return self.value
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"lit({self.value!r})"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Unary(Expr):
+    """``neg``, ``abs`` or boolean ``not`` of an operand."""
+
+    op: str
+    operand: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        v = self.operand.evaluate(columns, n)
+        if self.op == "neg":
+            return np.negative(v)
+        if self.op == "abs":
+            return np.abs(v)
+        return np.logical_not(v)
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        v = self.operand.evaluate_event(event, ctx)
+        if self.op == "not":
+            return not bool(v) if v is not None else True
+        if v is None:
+            return None
+        return -v if self.op == "neg" else abs(v)
+
+    def __repr__(self) -> str:
+        return {"neg": "-", "abs": "abs", "not": "~"}[self.op] + f"({self.operand!r})"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Binary(Expr):
+    """Arithmetic (``+ - * / %``), comparison (``< <= > >= == !=``) or boolean (``& |``)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.left, self.right)
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        a = self.left.evaluate(columns, n)
+        b = self.right.evaluate(columns, n)
+        if self.op == "&":
+            return np.logical_and(a, b)
+        if self.op == "|":
+            return np.logical_or(a, b)
+        fn = _ARITH.get(self.op) or _COMPARE[self.op]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return fn(a, b)
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        a = self.left.evaluate_event(event, ctx)
+        if self.op == "&":
+            return bool(a) and bool(self.right.evaluate_event(event, ctx))
+        if self.op == "|":
+            return bool(a) or bool(self.right.evaluate_event(event, ctx))
+        b = self.right.evaluate_event(event, ctx)
+        if a is None or b is None:
+            return False if self.op in _COMPARE else None
+        if self.op in _COMPARE:
+            return bool(_COMPARE[self.op](a, b))
+        # numpy scalar arithmetic, so a per-event evaluation equals the vectorised one
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _ARITH[self.op](np.asarray(a), np.asarray(b)).item()
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self.op} {self.right!r})"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class IsIn(Expr):
+    """Membership of the operand's value in a tuple of constants."""
+
+    operand: Expr
+    values: tuple[Any, ...]
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        v = self.operand.evaluate(columns, n)
+        return np.isin(v, np.asarray(self.values, dtype=object if not self.values else None))
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        return self.operand.evaluate_event(event, ctx) in self.values
+
+    def __repr__(self) -> str:
+        return f"{self.operand!r}.is_in({list(self.values)!r})"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class MatchAgg(Expr):
+    """An aggregate over the events already matched to ``stage`` in the current partial match
+    (``first``, ``last``, ``count``, ``sum``, ``min``, ``max``, ``avg`` of ``column``)."""
+
+    func: str
+    stage: str
+    column: str | None
+
+    def is_iterative(self) -> bool:
+        return True
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        raise TypeError(f"{self!r} refers to the partial match and cannot be evaluated "
+                        "over a batch")
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        if ctx is None:
+            raise TypeError(f"{self!r} needs a match context")
+        events = ctx.events_for_pattern(self.stage)
+        if self.func == "count":
+            return len(events)
+        values = [e[self.column] for e in events]  # type: ignore[index]
+        if self.func == "sum":
+            return sum(values) if values else 0
+        if not values:
+            return None
+        if self.func == "first":
+            return values[0]
+        if self.func == "last":
+            return values[-1]
+        if self.func == "min":
+            return min(values)
+        if self.func == "max":
+            return max(values)
+        return sum(values) / len(values)
+
+    def __repr__(self) -> str:
+        arg = f"{self.stage!r}" + (f", {self.column!r}" if self.column is not None else "")
+        return f"match_{self.func}({arg})"
+
+
+def col(name: str) -> Expr:
+    """The column ``name`` of the batch (vectorised) / the field ``name`` of an event."""
+    if not isinstance(name, str) or not name:
+        raise TypeError("col() needs a non-empty column name")
+    return Col(name)
+
+
+def lit(value: Any) -> Expr:
+    """A constant: bool, int, float, str or None."""
+    return _wrap(value)
+
+
+def _agg(func: str, stage: str, column: str | None) -> Expr:
+    if not isinstance(stage, str) or not stage:
+        raise TypeError("a match reference needs a stage name")
+    return MatchAgg(func, stage, column)
+
+
+def match_first(stage: str, column: str) -> Expr:
+    """``column`` of the first event matched to ``stage`` so far (``None`` if none)."""
+    return _agg("first", stage, column)
+
+
+def match_last(stage: str, column: str) -> Expr:
+    """``column`` of the last event matched to ``stage`` so far (``None`` if none)."""
+    return _agg("last", stage, column)
+
+
+def match_count(stage: str) -> Expr:
+    """Number of events matched to ``stage`` so far."""
+    return _agg("count", stage, None)
+
+
+def match_sum(stage: str, column: str) -> Expr:
+    """Sum of ``column`` over the events matched to ``stage`` so far (0 if none)."""
+    return _agg("sum", stage, column)
+
+
+def match_min(stage: str, column: str) -> Expr:
+    """Minimum of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
+    return _agg("min", stage, column)
+
+
+def match_max(stage: str, column: str) -> Expr:
+    """Maximum of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
+    return _agg("max", stage, column)
+
+
+def match_avg(stage: str, column: str) -> Expr:
+    """Mean of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
+    return _agg("avg", stage, column)
+
