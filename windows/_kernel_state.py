@@ -122,9 +122,12 @@ class KernelState:
         if self.kind != wk.A_SESSION:
             live = self.live_slots()
             keys.append(self.S[live, wk.F_KEY])
-            wins.append(
-                self.S[live, wk.F_END] if self.kind == wk.A_COUNT else self.S[live, wk.F_START]
-            )
+            if self.kind == wk.A_COUNT:
+                wins.append(self.S[live, wk.F_END])
+            elif self.kind == wk.A_GLOBAL:  # the kernel files global windows under id 0
+                wins.append(np.zeros(live.shape[0], np.int64))
+            else:
+                wins.append(self.S[live, wk.F_START])
             vals.append(live)
         for dom, H, n in ((0, self.HEV, wk.K_EVN), (1, self.HPT, wk.K_PTN)):
             b = H[: int(self.ks[n]), 1]
