@@ -82,8 +82,8 @@ class _Tumbling(WindowAssigner):
         size : timedelta or int
             Window length (ms when int); must be positive.
         offset : timedelta or int, default 0
-            Shift of the alignment, e.g. ``timedelta(hours=-8)`` for UTC-8 days; ``|offset| <
-            size``.
+            Shift of the alignment, e.g. ``timedelta(hours=-8)`` for days that start at
+            midnight UTC+8 (as in Flink's documentation); ``|offset| < size``.
 
         Raises
         ------

@@ -342,9 +342,9 @@ class WindowOperator:
         """
         n = self._batch_len(columns, timestamps)
         ts, wms = self._time_arrays(n, timestamps, watermarks)
-        keys = self._key_ids(columns, n)
         gaps = self._gaps(columns, n)
         vals = self._values(columns, n)
+        keys = self._key_ids(columns, n)  # last: a rejected batch registers no keys
         st = self._state
         st.ensure_keys(len(self._keys))
         st.new_outputs(n)

@@ -127,7 +127,11 @@ class CountTrigger(Trigger):
 @dataclass(frozen=True)
 class ContinuousEventTimeTrigger(Trigger):
     """Early firings every ``interval`` of event time (aligned to multiples of the interval),
-    plus the firing at the window end (Flink 1.12+ ``ContinuousEventTimeTrigger``)."""
+    plus the firing at the window end (Flink 1.12+ ``ContinuousEventTimeTrigger``).
+
+    Difference from Flink: when the watermark jumps to ``MAX_TIMESTAMP`` (end of input), the
+    pending early firing fires once and no further intervals are registered (Flink would fire
+    once per interval up to the window end, which never ends for global windows)."""
 
     interval: int
     code: ClassVar[int] = T_CONT_EVENT
@@ -146,7 +150,7 @@ class ContinuousEventTimeTrigger(Trigger):
 class ContinuousProcessingTimeTrigger(Trigger):
     """Firings every ``interval`` of processing time, aligned to multiples of the interval
     (Flink ``ContinuousProcessingTimeTrigger``); it has no firing of its own at the window
-    end."""
+    end. Firings missed while processing time jumped (between batches) collapse into one."""
 
     interval: int
     code: ClassVar[int] = T_CONT_PROCESSING

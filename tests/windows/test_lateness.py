@@ -13,6 +13,7 @@ from windows import (
     Timing,
     TumblingEventTimeWindows,
     WindowOperator,
+    WindowOutput,
 )
 from windows import aggregates as agg
 
@@ -26,7 +27,7 @@ def _op(lateness: object = 0, assigner: object = None) -> WindowOperator:
 
 
 def _feed(op: WindowOperator, ts: list[int], wms: list[int], v: list[int] | None = None,
-          keys: list[str] | None = None):  # type: ignore[no-untyped-def]
+          keys: list[str] | None = None) -> WindowOutput:
     n = len(ts)
     cols = columns(keys or ["a"] * n, v=np.asarray(v or list(range(1, n + 1)), np.int64))
     return op.process(cols, timestamps=np.asarray(ts, np.int64),

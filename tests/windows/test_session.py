@@ -11,6 +11,7 @@ from win_helpers import bounded, columns, rows_of, run
 
 from windows import (
     MIN_TIMESTAMP,
+    ContinuousEventTimeTrigger,
     CountTrigger,
     EventTimeSessionWindows,
     InvalidWindowConfigError,
@@ -188,6 +189,14 @@ def test_dynamic_gap_must_be_positive_and_rejection_changes_nothing(bad: int) ->
     assert [(r[0], r[1], r[2], r[4]) for r in rows] == [("a", 0, 5, (1,))]
 
 
+def test_rejected_batch_does_not_register_its_keys() -> None:
+    op = _dynamic()
+    with pytest.raises(InvalidWindowConfigError):
+        op.process(columns(["a", "b"], gap=np.array([5, 0])), timestamps=np.array([1, 2]),
+                   watermarks=np.array([0, 1]))
+    assert op.num_keys == 0
+
+
 @pytest.mark.parametrize("gaps", [np.array([1.5]), np.array([1, 2]), np.array(["1"])])
 def test_dynamic_gap_must_be_int_array_of_batch_length(gaps: np.ndarray) -> None:
     op = WindowOperator(EventTimeSessionWindows.with_dynamic_gap(lambda c: gaps),
@@ -199,3 +208,38 @@ def test_dynamic_gap_must_be_int_array_of_batch_length(gaps: np.ndarray) -> None
 def test_dynamic_gap_extractor_must_be_callable() -> None:
     with pytest.raises(InvalidWindowConfigError, match="callable"):
         EventTimeSessionWindows.with_dynamic_gap(5)  # type: ignore[arg-type]
+
+
+def _continuous_session_rows(ts: list[int], gaps: list[int],
+                             wms: list[int]) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Rows ``(start, end, timing, n)`` while feeding one record per batch, and at finish."""
+    op = WindowOperator(EventTimeSessionWindows.with_dynamic_gap(_gap_column),
+                        {"n": agg.count()}, key="k", allowed_lateness=100,
+                        trigger=ContinuousEventTimeTrigger.of(100))
+    rows: list[tuple[int, ...]] = []
+    for t, g, w in zip(ts, gaps, wms, strict=True):
+        out = op.process(columns(["a"], gap=np.array([g])), timestamps=np.array([t]),
+                         watermarks=np.array([w]))
+        rows += [(*r[1:3], r[3], r[4][0]) for r in rows_of(out, ["n"])]
+    fin = [(*r[1:3], r[3], r[4][0]) for r in rows_of(op.finish(), ["n"])]
+    return rows, fin
+
+
+def test_continuous_trigger_merge_in_lateness_fires_late_once() -> None:
+    # [0, 5) fires on time at watermark 10 (its continuous fire time is its end, 4); a late
+    # record at -5 merges into it: [-5, 5) fires LATE, and nothing more for it at finish
+    rows, fin = _continuous_session_rows([0, 50, -5], [5, 5, 5], [-1, 10, 10])
+    assert rows == [(0, 5, ON_TIME, 1), (-5, 5, LATE, 2)]
+    assert fin == [(50, 55, ON_TIME, 1)]
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a session merge carries the continuous fire time "
+                   "of a window that already fired on time (min of the merged fire times) and "
+                   "re-registers it; unless the surviving slot already processed that time, "
+                   "the merged window fires ON_TIME a second time at the next watermark")
+def test_continuous_trigger_merged_window_does_not_fire_on_time_twice() -> None:
+    # as above, but the surviving window of the merge is the late window [-20, -15), created
+    # after [0, 5) fired; the bridging record [-15, 0) merges both into [-20, 5)
+    rows, fin = _continuous_session_rows([0, 50, -20, -15], [5, 5, 5, 15], [-1, 10, 10, 10])
+    assert rows == [(0, 5, ON_TIME, 1), (-20, -15, LATE, 1), (-20, 5, LATE, 3)]
+    assert fin == [(50, 55, ON_TIME, 1)]

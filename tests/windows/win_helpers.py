@@ -33,7 +33,7 @@ def no_watermarks(n: int) -> np.ndarray:
     return np.full(n, MIN_TIMESTAMP, np.int64)
 
 
-def columns(keys: Sequence[Any], **values: Sequence[Any]) -> dict[str, np.ndarray]:
+def columns(keys: Any, **values: Any) -> dict[str, np.ndarray]:
     """Batch columns: ``k`` (keys), ``idx`` (arrival number) and the given value columns."""
     cols: dict[str, np.ndarray] = {"k": np.asarray(keys), "idx": np.arange(len(keys))}
     for name, v in values.items():
