@@ -1,12 +1,10 @@
-"""Numba data structures for keyed window state: an open-addressing hash table mapping
-``(key id, window id)`` to a slot, and binary min-heaps of timers.
+"""Numba hash table for keyed window state: open addressing, mapping ``(key id, window id)``
+to a slot (timers live in :mod:`windows._timers`).
 
 All functions are kernels (compiled, with their pure-Python twins registered). Layouts:
 
 - hash table ``ht``: int64 array ``(cap, 3)`` of ``(key, window, slot)``; ``slot == -1`` marks
   an empty bucket; ``cap`` is a power of two; linear probing with backward-shift deletion.
-- heap ``h``: int64 array ``(cap, 4)`` of ``(time, seq, slot, generation)`` ordered by
-  ``(time, seq)``; ``seq`` is the registration number, so equal times pop in registration order.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import numpy as np
 
 from windows._jit import kernel
 
-__all__ = ["heap_pop", "heap_push", "ht_delete", "ht_find", "ht_insert", "ht_rebuild"]
+__all__ = ["ht_delete", "ht_find", "ht_insert", "ht_rebuild"]
 
 
 @kernel(inline=True)
@@ -85,57 +83,3 @@ def ht_rebuild(ht: np.ndarray, keys: np.ndarray, wins: np.ndarray, slots: np.nda
     """Fill an empty table with the given entries (arrays of shape ``(m,)``)."""
     for i in range(keys.shape[0]):
         ht_insert(ht, keys[i], wins[i], slots[i])
-
-
-@kernel(inline=True)
-def _less(h: np.ndarray, a: int, b: int) -> bool:
-    return h[a, 0] < h[b, 0] or (h[a, 0] == h[b, 0] and h[a, 1] < h[b, 1])
-
-
-@kernel(inline=True)
-def _swap(h: np.ndarray, a: int, b: int) -> None:
-    for c in range(4):
-        t = h[a, c]
-        h[a, c] = h[b, c]
-        h[b, c] = t
-
-
-@kernel(inline=True)
-def heap_push(h: np.ndarray, n: int, time: int, seq: int, slot: int, gen: int) -> int:
-    """Push a timer onto a heap of ``n`` entries; returns the new size."""
-    h[n, 0] = time
-    h[n, 1] = seq
-    h[n, 2] = slot
-    h[n, 3] = gen
-    i = n
-    while i > 0:
-        p = (i - 1) >> 1
-        if _less(h, i, p):
-            _swap(h, i, p)
-            i = p
-        else:
-            break
-    return n + 1
-
-
-@kernel
-def heap_pop(h: np.ndarray, n: int) -> int:
-    """Remove the smallest entry (moved to row ``n - 1``, where the caller reads it);
-    returns the new size."""
-    last = n - 1
-    _swap(h, 0, last)
-    i = 0
-    while True:
-        l = 2 * i + 1
-        if l >= last:
-            break
-        m = l
-        r = l + 1
-        if r < last and _less(h, r, l):
-            m = r
-        if _less(h, m, i):
-            _swap(h, i, m)
-            i = m
-        else:
-            break
-    return last

@@ -27,11 +27,6 @@ K_BFREE, K_BHIGH, K_NFREE, K_NHIGH, K_HTN = 15, 16, 17, 18, 11
 K_LASTB = 19  # 19: event domain, 20: processing domain (last bucket used)
 
 
-@kernel(inline=True)
-def _hless(H: np.ndarray, a: int, b: int) -> bool:
-    return H[a, 0] < H[b, 0]
-
-
 @kernel
 def _heap_up(H: np.ndarray, i: int) -> None:
     while i > 0:

@@ -184,11 +184,6 @@ class WindowOperator:
         self._ops = np.array(ops, np.int64).reshape(-1, 3)
         self._cfg = self._compile_cfg()
         self._keys = KeyEncoder()
-        if self.user_aggs or window_function is not None:
-            self._cfg[wk.C_PANE] = 0  # user functions need per-window records
-            self._cfg[wk.C_RING] = (
-                self._cfg[wk.C_MAXNEW] + 1 if assigner.kind in (SLIDING, TUMBLING) else 1
-            )
         ring = int(self._cfg[wk.C_RING])
         self._state = KernelState(
             width, assigner.kind, ring, extra_ring=ring if self._cfg[wk.C_PANE] else 0
@@ -253,6 +248,8 @@ class WindowOperator:
             and not t.purging
             and not self.allowed_lateness
             and size // g <= 4096
+            and not self.user_aggs  # user functions need per-window records
+            and self.window_function is None
         ):
             cfg[wk.C_PANE] = g
             cfg[wk.C_RING] = size // g + 3

@@ -5,7 +5,7 @@ a check that the compiled path really compiled.
   the hash rebuild) are checked call by call while real operators run: each call is repeated
   with the twin on copies of its arguments, and the return value and every array argument
   must come out equal.
-* The data structures (hash table, heaps, timer queues) are driven directly with random
+* The data structures (hash table, timer queues) are driven directly with random
   operations.
 * A subprocess runs a fixed workload with ``NUMBA_DISABLE_JIT=1`` (all twins, nested calls
   included) and must reproduce the compiled output.
@@ -306,44 +306,6 @@ def test_hash_twin_accepts_int64_scalars_without_warnings() -> None:
     table = np.array([[12345, 2**40, 0]], np.int64)
     h = twin(table[0, 0], table[0, 1], 1023)
     assert 0 <= h <= 1023
-
-
-@PROPERTY
-@given(ops=st.lists(st.one_of(st.tuples(st.just("push"), st.integers(-5, 5)),
-                              st.tuples(st.just("pop"), st.just(0))), max_size=80))
-def test_heap_twin_parity(ops: list[tuple[str, int]]) -> None:
-    pc, pt = _kernel("windows._structures.heap_push")
-    oc, ot = _kernel("windows._structures.heap_pop")
-    a = np.zeros((100, 4), np.int64)
-    b = a.copy()
-    na = nb = 0
-    popped: list[tuple[int, int]] = []
-    for seq, (op, time) in enumerate(ops):
-        if op == "push":
-            na = pc(a, na, time, seq, seq * 10, 1)
-            nb = pt(b, nb, time, seq, seq * 10, 1)
-        elif na:
-            na = oc(a, na)
-            nb = ot(b, nb)
-            popped.append((int(a[na, 0]), int(a[na, 1])))
-            assert a[na].tolist() == b[nb].tolist()
-        assert na == nb
-        assert np.array_equal(a, b)
-    # each pop takes the smallest (time, registration) among the timers present
-    assert _pops_consistent(ops, popped)
-
-
-def _pops_consistent(ops: list[tuple[str, int]], popped: list[tuple[int, int]]) -> bool:
-    pending: list[tuple[int, int]] = []
-    out = []
-    for seq, (op, time) in enumerate(ops):
-        if op == "push":
-            pending.append((time, seq))
-        elif pending:
-            m = min(pending)
-            pending.remove(m)
-            out.append(m)
-    return out == popped
 
 
 @PROPERTY
