@@ -19,6 +19,9 @@ Exception tree::
     │                                            batch is produced
     ├── BrokerUnavailableError (OSError)         the embedded broker cannot start, or no Kafka
     │                                            broker answers
+    ├── JobFileError (ValueError)                a job file (TOML) that cannot be read or names
+    │                                            something invalid; raised before any input
+    │                                            is read, naming the file and the key
     ├── KafkaJobError (RuntimeError)             a Kafka job cannot go on (fatal client error,
     │                                            producer fenced by a newer instance)
     └── CheckpointError (ValueError)             a checkpoint on the checkpoint topic that is
@@ -36,6 +39,7 @@ __all__ = [
     "ConnectorError",
     "DatasetCorruptError",
     "DatasetUnavailableError",
+    "JobFileError",
     "KafkaJobError",
     "SchemaDefinitionError",
     "SourceFormatError",
@@ -65,6 +69,11 @@ class SourceFormatError(ConnectorError, ValueError):
 
 class BrokerUnavailableError(ConnectorError, OSError):
     """The embedded broker could not be started, or no Kafka broker answered."""
+
+
+class JobFileError(ConnectorError, ValueError):
+    """A job file that cannot be read, is not valid TOML, or names an invalid or unknown
+    setting. The message names the file and the offending table or key."""
 
 
 class KafkaJobError(ConnectorError, RuntimeError):
