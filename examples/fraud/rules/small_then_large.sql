@@ -1,0 +1,20 @@
+-- A small purchase (under 1 GBP) followed by a large one (500 GBP or more) on another
+-- invoice of the same customer within 10 minutes: the classic "test the card, then spend".
+SELECT *
+FROM (SELECT * FROM retail WHERE customer_id <> -1)
+MATCH_RECOGNIZE (
+    PARTITION BY customer_id
+    ORDER BY invoice_ts
+    MEASURES
+        S.invoice AS small_invoice,
+        S.quantity * S.price AS small_amount,
+        L.invoice AS large_invoice,
+        L.quantity * L.price AS large_amount,
+        L.invoice_ts AS large_ts
+    ONE ROW PER MATCH
+    AFTER MATCH SKIP PAST LAST ROW
+    PATTERN (S X*? L) WITHIN INTERVAL '10' MINUTE
+    DEFINE
+        S AS quantity > 0 AND quantity * price < 1,
+        L AS quantity > 0 AND quantity * price >= 500 AND invoice <> S.invoice
+) AS small_then_large
