@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="live progress display on stderr (auto: when stderr is a terminal)")
     run.add_argument("--max-seconds", type=float,
                      help="Kafka jobs: stop after this long (default: run until interrupted)")
+    run.add_argument("--worker-id", help="Kafka jobs: this worker's id (distinct per worker "
+                     "process, stable across its restarts)")
     rep = sub.add_parser("replay", help="replay a file through a job's rules, deterministically")
     rep.add_argument("job", type=Path, help="the job file (TOML) giving schema and rules")
     rep.add_argument("--input", type=Path, help="read this file instead of the job's source")
@@ -170,9 +172,13 @@ def _run(ns: argparse.Namespace) -> int:
     if ns.batch_size is not None and ns.batch_size < 1:
         _err("--batch-size must be at least 1")
         return EXIT_INVALID
-    if job.kafka and ns.input is None:
-        return _run_kafka(job, ns)
     replay = ns.command == "replay"
+    if job.kafka and ns.input is None and job.source.path is None and \
+            job.source.dataset is None:
+        if replay:
+            _err("replaying a topic range is not supported yet; replay a file with --input")
+            return EXIT_INVALID
+        return _run_kafka(job, ns)
     if replay and ns.output is not None:
         from dataclasses import replace
 
@@ -197,10 +203,65 @@ def _run(ns: argparse.Namespace) -> int:
 
 
 def _run_kafka(job: Any, ns: argparse.Namespace) -> int:
-    _err("Kafka sources in job files are not wired to `cep run` yet; run the job with "
-         "connectors.runtime.run_job (see docs/kafka.md)")
-    return EXIT_INVALID
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
 
+    from cep.errors import CepError
+    from connectors.errors import ConnectorError, JobFileError
+    from connectors.kafkajob import kafka_config
+    from connectors.runtime import run_job
+
+    try:
+        config = kafka_config(job, worker_id=ns.worker_id)
+    except (CepError, JobFileError, ValueError) as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    show = ns.progress != "off" and (ns.progress == "on" or sys.stderr.isatty())
+    console = Console(file=sys.stderr)
+    totals = {"records": 0, "seconds": 0.0, "blocked": 0.0}
+
+    def table(title: str, stats: Any = None) -> Table:
+        t = Table(title=title)
+        t.add_column("what")
+        t.add_column("value", justify="right")
+        rate = totals["records"] / totals["seconds"] if totals["seconds"] else 0.0
+        share = totals["blocked"] / totals["seconds"] if totals["seconds"] else 0.0
+        t.add_row("records", f"{int(totals['records']):,}")
+        t.add_row("events/s", f"{rate:,.0f}")
+        t.add_row("blocked on sinks", f"{share:.1%}")
+        if stats is not None:
+            t.add_row("outputs", f"{stats.outputs:,}")
+            t.add_row("dead letters", f"{stats.dead_letters:,}")
+            t.add_row("checkpoints", f"{stats.checkpoints:,}")
+            t.add_row("pauses (back-pressure)", f"{stats.pauses:,}")
+        return t
+
+    live = Live(console=console, refresh_per_second=2, transient=True) if show else None
+
+    def on_checkpoint(iv: Any) -> None:
+        totals["records"] += iv.records
+        totals["seconds"] += iv.seconds
+        totals["blocked"] += iv.blocked_seconds
+        if live is not None:
+            live.update(table(f"{job.name} (running)"))
+
+    try:
+        if live is not None:
+            live.start()
+        stats = run_job(config, max_seconds=ns.max_seconds, on_checkpoint=on_checkpoint)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_FAILED
+    except (ConnectorError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    finally:
+        if live is not None:
+            live.stop()
+    totals["records"] = stats.records
+    Console(file=sys.stdout, width=100).print(table(f"{job.name}: summary", stats))
+    return EXIT_OK
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

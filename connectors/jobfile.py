@@ -112,6 +112,7 @@ class SourceSpec:
     ----------
     path : Path or None
         A CSV, JSON-lines or Parquet file (relative paths are resolved against the job file).
+        A job with a ``[kafka]`` table and no ``[source]`` reads the Kafka topics instead.
     dataset : str or None
         A bundled real data set fetched into the cache on first use (see :data:`DATASETS`).
     format : {"csv", "jsonl", "parquet"} or None
@@ -132,13 +133,18 @@ class SourceSpec:
         ------
         DatasetUnavailableError
             If a data set is not cached and cannot be fetched.
+        JobFileError
+            If the job has no file source.
         """
         if self.path is not None:
             return self.path
         from connectors import datasets
         if self.dataset == "online_retail":
             return datasets.ensure_online_retail_csv()
-        return datasets.ensure_flights_replay_csv()
+        if self.dataset == "flights_replay":
+            return datasets.ensure_flights_replay_csv()
+        raise JobFileError("the job has no file source (it reads Kafka); pass a file with "
+                           "--input")
 
 
 @dataclass(frozen=True)
@@ -287,6 +293,8 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _source(doc: Mapping[str, Any], base: Path, where: str) -> SourceSpec:
+    if "source" not in doc and "kafka" in doc:
+        return SourceSpec()
     t = _table(doc, "source", where, required=True)
     _no_extra(t, ["path", "dataset", "format", "delimiter"], f"{where} [source]")
     path, dataset = _str(t, "path", "source"), _str(t, "dataset", "source")

@@ -1,0 +1,169 @@
+"""``cep run`` against Kafka: a job file's ``[kafka]`` table mapped onto the exactly-once
+runtime (:mod:`connectors.runtime`).
+
+Every rule and window of the job becomes one operator per input partition (keys follow Kafka
+partitioning: records with equal keys must be in one partition, see ``docs/kafka.md``).
+Outputs are JSON messages with an ``"output"`` member naming the rule or window, written to
+``output_topic``; late records go to ``late_topic``; dead letters to the dead-letter topic.
+
+``[kafka]`` keys::
+
+    bootstrap_servers = "127.0.0.1:9092"       # required
+    topics = ["transactions"]                  # required: input topics (JSON values)
+    output_topic = "alerts"                    # default "<job name>.alerts"
+    late_topic = "late"                        # default "<job name>.late"
+    dead_letter_topic = "dead"                 # default "<job name>.dead-letters"
+    guarantee = "exactly-once"                 # or "at-least-once"
+    checkpoint_interval = "1s"
+    worker_id = "0"                            # distinct per worker process, stable
+    stop_at_eof = false                        # bounded run: stop at the end of the input
+    settings = { "security.protocol" = "SASL_SSL" }   # librdkafka pass-through
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from connectors.errors import JobFileError
+from connectors.jobfile import JobSpec, parse_duration
+from connectors.pipeline import Output, Pipeline, RuleRunner, WindowRunner
+
+__all__ = ["PipelineOperator", "kafka_config"]
+
+_KEYS = ("bootstrap_servers", "topics", "output_topic", "late_topic", "dead_letter_topic",
+         "guarantee", "checkpoint_interval", "worker_id", "stop_at_eof", "settings",
+         "max_batch")
+
+
+class PipelineOperator:
+    """One rule or window of a job as a runtime operator (``process``/``finish``/
+    ``snapshot``/``restore``), emitting the streams ``"results"`` and ``"late"``.
+
+    Parameters
+    ----------
+    runner : RuleRunner or WindowRunner
+        A fresh runner (one per input partition).
+    """
+
+    def __init__(self, runner: RuleRunner | WindowRunner) -> None:
+        self.runner = runner
+
+    def _streams(self, outs: list[Output]) -> dict[str, dict[str, np.ndarray]]:
+        res: dict[str, list[Output]] = {"results": [], "late": []}
+        for o in outs:
+            res["late" if o.name.endswith(".late") else "results"].append(o)
+        streams: dict[str, dict[str, np.ndarray]] = {}
+        for stream, parts in res.items():
+            if not parts:
+                continue
+            cols = {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns}
+            n = len(next(iter(cols.values())))
+            streams[stream] = {"output": np.full(n, parts[0].name, dtype=object), **cols}
+        return streams
+
+    def _wm(self) -> int:
+        op = self.runner.op
+        return int(op.current_watermark) if hasattr(op, "current_watermark") else \
+            int(getattr(self.runner, "_wm", np.iinfo(np.int64).min))
+
+    def process(self, columns: Mapping[str, np.ndarray], timestamps: Any = None,
+                watermarks: Any = None, processing_time: int | None = None
+                ) -> dict[str, dict[str, np.ndarray]]:
+        """Feed one batch of a partition; returns ``{"results": ..., "late": ...}``."""
+        ts = np.asarray(timestamps, np.int64)
+        wms = np.asarray(watermarks, np.int64)
+        outs = self.runner.process(dict(columns), ts, wms, self._wm())
+        if wms.shape[0]:
+            outs += self.runner.advance(int(wms[-1]))
+        return self._streams(outs)
+
+    def finish(self) -> dict[str, dict[str, np.ndarray]]:
+        """End of input."""
+        return self._streams(self.runner.finish())
+
+    def snapshot(self) -> bytes:
+        """The operator's state (versioned, checksummed bytes; never pickle)."""
+        return bytes(self.runner.op.snapshot())
+
+    def restore(self, state: Any) -> None:
+        """Restore :meth:`snapshot` output."""
+        self.runner.op.restore(state)
+        if isinstance(self.runner, WindowRunner):
+            self.runner._wm = int(self.runner.op.current_watermark)
+
+
+def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
+    """The :class:`connectors.runtime.KafkaJobConfig` of a job file with a ``[kafka]``
+    table.
+
+    Parameters
+    ----------
+    job : JobSpec
+    worker_id : str, optional
+        Overrides the job file's ``worker_id``.
+
+    Returns
+    -------
+    KafkaJobConfig
+
+    Raises
+    ------
+    JobFileError
+        For unknown or missing ``[kafka]`` keys.
+    cep.sql.RuleError
+        For invalid rules.
+    """
+    from connectors.kafka_sink import OutputSpec
+    from connectors.runtime import KafkaJobConfig, OperatorSpec
+    from windows import WatermarkStrategy
+
+    k = job.kafka
+    where = f"{job.path or '<job>'} [kafka]"
+    extra = sorted(set(k) - set(_KEYS))
+    if extra:
+        raise JobFileError(f"{where}: unknown key(s) {extra}; allowed: {sorted(_KEYS)}")
+    if not isinstance(k.get("bootstrap_servers"), str):
+        raise JobFileError(f"{where}: bootstrap_servers must be 'host:port[,...]'")
+    topics = k.get("topics")
+    if isinstance(topics, str):
+        topics = [topics]
+    if not isinstance(topics, list) or not topics or not all(isinstance(t, str) for t in topics):
+        raise JobFileError(f"{where}: topics must be a list of input topic names")
+    settings = k.get("settings", {})
+    if not isinstance(settings, dict):
+        raise JobFileError(f"{where}: settings must be a table of librdkafka settings")
+    pipeline = Pipeline(job)  # compiles and checks every rule and window once
+    out_topic = str(k.get("output_topic", f"{job.name}.alerts"))
+    late_topic = str(k.get("late_topic", f"{job.name}.late"))
+    specs = []
+    for r in pipeline.rules:
+        key = r.rule.partition_by[0] if r.rule.partition_by else None
+        specs.append(OperatorSpec(
+            r.name, (lambda rule=r.rule: PipelineOperator(RuleRunner(rule))),
+            {"results": OutputSpec(out_topic, key=key, headers={"output": r.name}),
+             "late": OutputSpec(late_topic, key=None, headers={"output": r.name})}))
+    types = {f.name: f.type for f in job.schema.fields}
+    for w in pipeline.windows:
+        key = w.spec.key[0] if w.spec.key else None
+        specs.append(OperatorSpec(
+            w.name, (lambda spec=w.spec: PipelineOperator(WindowRunner(spec, types))),
+            {"results": OutputSpec(out_topic, key=key, headers={"output": w.name}),
+             "late": OutputSpec(late_topic, key=None, headers={"output": w.name})}))
+    strategy = WatermarkStrategy.for_bounded_out_of_orderness(job.max_out_of_orderness)
+    guarantee = k.get("guarantee", "exactly-once")
+    if guarantee not in ("exactly-once", "at-least-once"):
+        raise JobFileError(f"{where}: guarantee must be 'exactly-once' or 'at-least-once'")
+    return KafkaJobConfig(
+        bootstrap=k["bootstrap_servers"], job_id=job.name, topics=tuple(topics),
+        schema=job.schema, operators=tuple(specs), watermarks=strategy, guarantee=guarantee,
+        checkpoint_interval=parse_duration(k.get("checkpoint_interval", 1000),
+                                           what=f"{where}.checkpoint_interval") or 1,
+        dead_letter_topic=k.get("dead_letter_topic"),
+        worker_id=str(worker_id if worker_id is not None else k.get("worker_id", "0")),
+        settings={str(a): b for a, b in settings.items()},
+        max_batch=int(k.get("max_batch", 10_000)),
+        stop_at_eof=bool(k.get("stop_at_eof", False)),
+        finish_at_eof=bool(k.get("stop_at_eof", False)))
