@@ -84,9 +84,9 @@ class PipelineOperator:
         """End of input."""
         return self._streams(self.runner.finish())
 
-    def snapshot(self) -> bytes:
-        """The operator's state (versioned, checksummed bytes; never pickle)."""
-        return bytes(self.runner.op.snapshot())
+    def snapshot(self) -> Any:
+        """The operator's state (its own versioned snapshot form; never pickle)."""
+        return self.runner.op.snapshot()
 
     def restore(self, state: Any) -> None:
         """Restore :meth:`snapshot` output."""

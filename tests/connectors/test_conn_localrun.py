@@ -94,7 +94,7 @@ def read_jsonl(p: Path) -> list[dict[str, object]]:
 
 
 def test_windows_job_against_independent_group_by(tmp_path: Path) -> None:
-    path, good, bad = make_input(tmp_path)
+    _, good, bad = make_input(tmp_path)
     (tmp_path / "job.toml").write_text(JOB)
     summary = run_local(load_job(tmp_path / "job.toml"))
     late = lateness(good)
@@ -127,7 +127,7 @@ def test_windows_job_against_independent_group_by(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("where", ["card = 'a'", "amount > 50"])
 def test_where_filter_keeps_lateness_of_the_full_stream(tmp_path: Path, where: str) -> None:
-    path, good, _ = make_input(tmp_path, seed=3)
+    _, good, _ = make_input(tmp_path, seed=3)
     text = JOB.replace('key = "card"', f'key = "card"\nwhere = "{where}"')
     (tmp_path / "job.toml").write_text(text)
     run_local(load_job(tmp_path / "job.toml"))
@@ -144,7 +144,8 @@ def test_where_filter_keeps_lateness_of_the_full_stream(tmp_path: Path, where: s
 
 def test_having_filters_results(tmp_path: Path) -> None:
     make_input(tmp_path)
-    (tmp_path / "job.toml").write_text(JOB.replace('size = 10000', 'size = 10000\nhaving = "n >= 70 AND top > 90"'))
+    having = 'size = 10000\nhaving = "n >= 70 AND top > 90"'
+    (tmp_path / "job.toml").write_text(JOB.replace("size = 10000", having))
     run_local(load_job(tmp_path / "job.toml"))
     rows = read_jsonl(tmp_path / "out" / "per_card.jsonl")
     assert rows and all(r["n"] >= 70 and r["top"] > 90 for r in rows)
