@@ -96,14 +96,15 @@ class OutputSink(Protocol):
 class _Context:
     """The ``ctx`` of iterative conditions for one partial match and event."""
 
-    __slots__ = ("_buffer", "_by_stage", "_names", "_node", "current_processing_time",
-                 "timestamp")
+    __slots__ = ("_buffer", "_by_stage", "_history", "_names", "_node",
+                 "current_processing_time", "timestamp")
 
     def __init__(self, buffer: SharedBuffer, node: int, ts: int, ptime: int,
-                 names: Sequence[str]) -> None:
+                 names: Sequence[str], history: Sequence[Mapping[str, Any]] = ()) -> None:
         self._buffer = buffer
         self._node = node
         self._names = names
+        self._history = history
         self._by_stage: dict[str, list[Mapping[str, Any]]] | None = None
         self.timestamp = ts
         self.current_processing_time = ptime
@@ -115,6 +116,12 @@ class _Context:
                 self._by_stage.setdefault(self._names[stage], []).append(
                     self._buffer.events[eid].row)
         return tuple(self._by_stage.get(name, ()))
+
+    def previous_event(self, n: int) -> Mapping[str, Any] | None:
+        """The key's event ``n >= 1`` positions before the one being tested (processing
+        order), or ``None`` (for ``cep.expr.Prev``)."""
+        h = self._history
+        return h[len(h) - n] if 0 < n <= len(h) else None
 
 
 class ReferenceEngine:
@@ -140,6 +147,9 @@ class ReferenceEngine:
         self._trans = [s.transitions for s in nfa.states]
         self._final = next(s.id for s in nfa.states if s.kind == FINAL)
         self._skip_stage = nfa.skip_stage_index()
+        #: The current key's latest processed events, oldest first (set by the runtime before
+        #: each event when the pattern uses ``Prev``).
+        self.history: Sequence[Mapping[str, Any]] = ()
 
     # -- conditions -------------------------------------------------------------------------
     def _cond(self, cond: int, ev: EventIn, ctx: list[_Context | None], node: int) -> bool:
@@ -147,7 +157,7 @@ class ReferenceEngine:
             c = ctx[0]
             if c is None:
                 c = ctx[0] = _Context(self.buffer, node, ev.ts, self._ptime(),
-                                      self.nfa.stage_names)
+                                      self.nfa.stage_names, self.history)
             return c
 
         return self.nfa.eval_condition(cond, ev.atoms, lambda: ev.row, make_ctx)

@@ -18,9 +18,20 @@ Node kinds
   :func:`match_first`, :func:`match_last`, :func:`match_count`, :func:`match_sum`,
   :func:`match_min`, :func:`match_max`, :func:`match_avg`.
 
-An expression without match references is *simple* (vectorisable); one with match references is
-*iterative* and runs on the pure-Python reference engine. Aggregates over no events give ``None``
-(``match_count`` gives 0, ``match_sum`` gives 0); a comparison with ``None`` is false.
+* :func:`is_null` (``None``, or NaN in a float column) and :func:`case` (the first branch whose
+  condition holds, else a default), used by the MATCH_RECOGNIZE front end for SQL's ``IS NULL``
+  and ``CASE WHEN``;
+* SQL row-pattern navigation, built by :mod:`cep.sql` (see ``docs/match-recognize.md``):
+  :class:`MatchRef` (``FIRST``/``LAST`` with a logical offset and the aggregates ``SUM``,
+  ``COUNT``, ``AVG``, ``MIN``, ``MAX`` over the events matched so far to some stages, optionally
+  including the event being tested; SQL semantics: aggregates over no values give ``None``) and
+  :class:`Prev` (``PREV(expr, n)``: the value for the event ``n`` positions earlier in the key's
+  processing order, whichever stage, if any, it matched; ``None`` before the first events).
+
+An expression without match references or ``Prev`` is *simple* (vectorisable); one with them is
+*iterative* and runs on the pure-Python reference engine (which keeps, per key, the last ``n``
+processed events for ``Prev``, see :meth:`Expr.history_depth`). Aggregates over no events give
+``None`` (``match_count`` gives 0, ``match_sum`` gives 0); a comparison with ``None`` is false.
 """
 
 from __future__ import annotations
@@ -35,7 +46,9 @@ import numpy as np
 __all__ = [
     "Expr",
     "MatchContext",
+    "case",
     "col",
+    "is_null",
     "lit",
     "match_avg",
     "match_count",
@@ -135,8 +148,14 @@ class Expr:
         return out
 
     def is_iterative(self) -> bool:
-        """Whether the expression refers to events already matched (match references)."""
+        """Whether the expression refers to events already matched (match references) or to
+        earlier events of the key (``Prev``)."""
         return any(c.is_iterative() for c in self.children())
+
+    def history_depth(self) -> int:
+        """How many earlier events of the key the expression reads (the largest ``Prev``
+        offset; 0 if none)."""
+        return max((c.history_depth() for c in self.children()), default=0)
 
     # -- evaluation -------------------------------------------------------------------------
     def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
@@ -377,3 +396,212 @@ def match_avg(stage: str, column: str) -> Expr:
     """Mean of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
     return _agg("avg", stage, column)
 
+
+
+def _is_null_value(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def _null_mask(v: Any, n: int) -> np.ndarray:
+    arr = np.asarray(v)
+    if arr.shape == ():
+        return np.full(n, _is_null_value(arr.item() if arr.dtype.kind != "O" else v), np.bool_)
+    if arr.dtype.kind == "f":
+        return np.isnan(arr)
+    if arr.dtype.kind == "O":
+        return np.fromiter((_is_null_value(x) for x in arr), np.bool_, arr.shape[0])
+    return np.zeros(arr.shape[0], np.bool_)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class IsNull(Expr):
+    """True where the operand is ``None`` (or NaN, the null of float columns)."""
+
+    operand: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        return _null_mask(self.operand.evaluate(columns, n), n)
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        return _is_null_value(self.operand.evaluate_event(event, ctx))
+
+    def __repr__(self) -> str:
+        return f"is_null({self.operand!r})"
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Case(Expr):
+    """The value of the first ``(condition, value)`` branch whose condition holds, else
+    ``default`` (SQL ``CASE WHEN``)."""
+
+    branches: tuple[tuple[Expr, Expr], ...]
+    default: Expr
+
+    def children(self) -> tuple[Expr, ...]:
+        return (*(e for b in self.branches for e in b), self.default)
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        conds = [np.broadcast_to(np.asarray(c.evaluate(columns, n), np.bool_), (n,))
+                 for c, _ in self.branches]
+        values = [np.broadcast_to(np.asarray(v.evaluate(columns, n)), (n,))
+                  for _, v in self.branches]
+        default = np.broadcast_to(np.asarray(self.default.evaluate(columns, n)), (n,))
+        kinds = {a.dtype.kind for a in [*values, default]}
+        if "O" in kinds or "U" in kinds or "S" in kinds or (len(kinds) > 1 and "b" in kinds):
+            out = np.empty(n, object)
+            out[:] = default
+            taken = np.zeros(n, np.bool_)
+            for c, v in zip(conds, values, strict=True):
+                pick = c & ~taken
+                out[pick] = v[pick]
+                taken |= c
+            return out
+        return np.select(conds, values, default) if conds else default.copy()
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        for c, v in self.branches:
+            r = c.evaluate_event(event, ctx)
+            if r is not None and bool(r):
+                return v.evaluate_event(event, ctx)
+        return self.default.evaluate_event(event, ctx)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"({c!r}, {v!r})" for c, v in self.branches)
+        return f"case([{inner}], {self.default!r})"
+
+
+class HistoryContext(Protocol):
+    """A match context that also gives earlier events of the key (for :class:`Prev`)."""
+
+    def previous_event(self, n: int) -> Mapping[str, Any] | None:
+        """The event ``n >= 1`` positions before the one being tested, or ``None``."""
+        ...
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Prev(Expr):
+    """``PREV(operand, offset)``: the operand's value for the event ``offset`` positions
+    earlier in the key's processing order (event time: timestamp order, ties by arrival),
+    ``None`` if there is none. ``offset`` 0 is the event itself. The operand must not itself
+    refer to the partial match."""
+
+    operand: Expr
+    offset: int
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.operand,)
+
+    def is_iterative(self) -> bool:
+        return True
+
+    def history_depth(self) -> int:
+        return max(self.offset, self.operand.history_depth())
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        raise TypeError(f"{self!r} reads earlier events of the key and cannot be evaluated "
+                        "over a batch")
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        if self.offset == 0:
+            return self.operand.evaluate_event(event, ctx)
+        fn = getattr(ctx, "previous_event", None)
+        if fn is None:
+            raise TypeError(f"{self!r} needs a context with the key's earlier events")
+        row = fn(self.offset)
+        return None if row is None else self.operand.evaluate_event(row, None)
+
+    def __repr__(self) -> str:
+        return f"prev({self.operand!r}, {self.offset})"
+
+
+_NAV = ("first", "last")
+_AGGS = ("count", "sum", "min", "max", "avg")
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class MatchRef(Expr):
+    """Row-pattern navigation with SQL semantics over the partial match.
+
+    The events are those matched so far to ``stages`` (concatenated in the given order, which
+    for a contiguous match is time order), followed by the event being tested when
+    ``include_current`` is true (SQL's *running* semantics inside ``DEFINE`` of that stage).
+    ``func`` is ``first``/``last`` (the ``operand`` of the event ``offset`` positions from the
+    start/end, ``None`` if there are fewer events) or an aggregate ``count``/``sum``/``min``/
+    ``max``/``avg`` of the operand over the events, ignoring ``None``/NaN (``count`` with no
+    operand counts events; the others give ``None`` over no values).
+    """
+
+    func: str
+    stages: tuple[str, ...]
+    operand: Expr | None
+    include_current: bool = False
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if self.func not in _NAV + _AGGS:
+            raise ValueError(f"unknown match function {self.func!r}")
+        if self.operand is None and self.func != "count":
+            raise ValueError(f"match function {self.func!r} needs an operand")
+        if self.offset < 0:
+            raise ValueError("offsets must be >= 0")
+
+    def is_iterative(self) -> bool:
+        return True
+
+    def columns(self) -> frozenset[str]:
+        return frozenset()
+
+    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
+        raise TypeError(f"{self!r} refers to the partial match and cannot be evaluated "
+                        "over a batch")
+
+    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
+        if ctx is None:
+            raise TypeError(f"{self!r} needs a match context")
+        events: list[Mapping[str, Any]] = []
+        for s in self.stages:
+            events.extend(ctx.events_for_pattern(s))
+        if self.include_current:
+            events.append(event)
+        op = self.operand
+        if self.func in _NAV:
+            k = len(events)
+            if self.offset >= k:
+                return None
+            e = events[self.offset] if self.func == "first" else events[k - 1 - self.offset]
+            assert op is not None
+            return op.evaluate_event(e, None)
+        if op is None:
+            return len(events)
+        values = [v for v in (op.evaluate_event(e, None) for e in events)
+                  if not _is_null_value(v)]
+        if self.func == "count":
+            return len(values)
+        if not values:
+            return None
+        if self.func == "sum":
+            return sum(values)
+        if self.func == "min":
+            return min(values)
+        if self.func == "max":
+            return max(values)
+        return sum(values) / len(values)
+
+    def __repr__(self) -> str:
+        cur = ", current" if self.include_current else ""
+        off = f", offset={self.offset}" if self.offset else ""
+        return f"match_ref({self.func!r}, {list(self.stages)!r}, {self.operand!r}{cur}{off})"
+
+
+def is_null(expr: Any) -> Expr:
+    """True where ``expr`` is ``None`` or NaN (SQL ``IS NULL``)."""
+    return IsNull(_wrap(expr))
+
+
+def case(branches: Sequence[tuple[Any, Any]], default: Any = None) -> Expr:
+    """The value of the first branch ``(condition, value)`` whose condition holds, else
+    ``default`` (SQL ``CASE WHEN ... THEN ... ELSE ... END``)."""
+    return Case(tuple((_wrap(c), _wrap(v)) for c, v in branches), _wrap(default))

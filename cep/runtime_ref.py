@@ -13,12 +13,17 @@ NFA, one record at a time:
 * processing time: every record is processed at once with the batch's processing time as its
   timestamp, after the keys whose windows expired have been advanced to that time.
 
+Patterns with ``PREV`` (:class:`cep.expr.Prev`) also keep, per key, the last ``depth`` processed
+events (``depth``: the largest offset), which iterative conditions read through
+``ctx.previous_event(n)``; this history is part of the snapshot.
+
 This is the oracle for the vectorised fast runtime; it runs any pattern, including iterative
 conditions, but at per-record Python speed.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +36,7 @@ from cep.nfa import NFA
 from cep.state import decode_columns, encode_columns, records
 from windows.time import MAX_TIMESTAMP, MIN_TIMESTAMP
 
-__all__ = ["Collector", "ReferenceRuntime"]
+__all__ = ["Collector", "ReferenceRuntime", "history_depth"]
 
 
 class Collector:
@@ -52,6 +57,16 @@ class Collector:
         if self.keep_timeouts:
             self.timeouts.append((self.step, key, self.order, t, timeout_ts, rows))
         self.order += 1
+
+
+def history_depth(nfa: NFA) -> int:
+    """How many earlier events per key the NFA's conditions read (largest ``PREV`` offset)."""
+    depth = 0
+    for atom in nfa.atoms:
+        expr = getattr(atom, "expr", None)
+        if expr is not None:
+            depth = max(depth, expr.history_depth())
+    return depth
 
 
 class ReferenceRuntime:
@@ -77,6 +92,8 @@ class ReferenceRuntime:
         self.deadlines: SortedList = SortedList()
         self.key_deadline: dict[int, int] = {}
         self.wm = MIN_TIMESTAMP
+        self.history_depth = history_depth(nfa)
+        self.history: dict[int, deque[Mapping[str, Any]]] = {}
 
     # -- helpers ----------------------------------------------------------------------------
     def _state(self, key: int) -> KeyState:
@@ -105,7 +122,18 @@ class ReferenceRuntime:
                        row: Mapping[str, Any], atoms: np.ndarray, out: Collector) -> None:
         ev = EventIn(eid, ks.seq, ts, row, atoms)
         ks.seq += 1
-        self.engine.process(ks, key, ev, out)
+        if not self.history_depth:
+            self.engine.process(ks, key, ev, out)
+            return
+        h = self.history.get(key)
+        if h is None:
+            h = self.history[key] = deque(maxlen=self.history_depth)
+        self.engine.history = h
+        try:
+            self.engine.process(ks, key, ev, out)
+        finally:
+            self.engine.history = ()
+        h.append(row)
 
     # -- driving ----------------------------------------------------------------------------
     def process(self, key_ids: np.ndarray, ts: np.ndarray, wms: np.ndarray | None,
@@ -249,7 +277,12 @@ class ReferenceRuntime:
             return dict(zip(("key", "state", "node", "start_ts", "prev_ts", "start_seq"),
                             arr.T.copy(), strict=True))
 
+        hist_keys = sorted(self.history)
+        hist_rows = [r for k in hist_keys for r in self.history[k]]
         return {
+            "history": {"key": np.asarray([k for k in hist_keys for _ in self.history[k]],
+                                          np.int64),
+                        "columns": cols(hist_rows)},
             "events": {"id": np.asarray(ev_ids, np.int64),
                        "seq": np.asarray([e.seq for e in evs], np.int64),
                        "ts": np.asarray([e.ts for e in evs], np.int64),
@@ -332,5 +365,14 @@ class ReferenceRuntime:
             self.pending_data[g] = (int(r["key"][i]), t, row, atoms[i].copy())
         self.wm = int(state["wm"])
         self.ptime = int(state["ptime"])
+        hist = state.get("history")
+        if hist is not None and self.history_depth:
+            nh = len(hist["key"])
+            hk = np.asarray(hist["key"], np.int64).tolist()
+            for k, row in zip(hk, rows(hist["columns"], nh), strict=True):
+                h = self.history.get(k)
+                if h is None:
+                    h = self.history[k] = deque(maxlen=self.history_depth)
+                h.append(row)
         for k, ks in list(self.keys.items()):
             self._settle_key(k, ks)

@@ -19,6 +19,8 @@ be restored on the other (the tests use that as a cross-check). The tree, stored
 ``buffered``
     Events waiting for the watermark: ``id``, ``key``, ``ts``, ``atoms`` (boolean values of the
     simple conditions, shape ``(n, n_atoms)``) and ``columns``.
+``history`` (reference runtime, patterns with ``PREV`` only; optional)
+    The last processed events of each key, oldest first: ``key`` per event and ``columns``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
--- A small purchase (under 1 GBP) followed by a large one (500 GBP or more) on another
--- invoice of the same customer within 10 minutes: the classic "test the card, then spend".
+-- A small paid purchase line (under 2 GBP) followed by a large one (200 GBP or more) on
+-- another invoice of the same customer within 10 minutes: "test the card, then spend".
 SELECT *
 FROM (SELECT * FROM retail WHERE customer_id <> -1)
 MATCH_RECOGNIZE (
@@ -15,6 +15,6 @@ MATCH_RECOGNIZE (
     AFTER MATCH SKIP PAST LAST ROW
     PATTERN (S X*? L) WITHIN INTERVAL '10' MINUTE
     DEFINE
-        S AS quantity > 0 AND quantity * price < 1,
-        L AS quantity > 0 AND quantity * price >= 500 AND invoice <> S.invoice
+        S AS quantity > 0 AND price > 0 AND quantity * price < 2,
+        L AS quantity > 0 AND quantity * price >= 200 AND invoice <> S.invoice
 ) AS small_then_large
