@@ -26,3 +26,28 @@ def test_doc_examples_run(path: Path, blocks: list[str]) -> None:
 
 def test_docs_have_examples() -> None:
     assert {p.name for p, _ in FILES} >= {"README.md", "windows.md", "pattern-api.md"}
+
+
+SQL = [(p, i, b) for p in DOCS for i, b in
+       enumerate(re.findall(r"```sql\n(.*?)```", p.read_text(), re.S))]
+RULE_FILES = sorted((ROOT / "examples").rglob("*.sql"))
+
+
+@pytest.mark.parametrize(("path", "index", "sql"), SQL,
+                         ids=[f"{p.name}#{i}" for p, i, _ in SQL])
+def test_doc_sql_examples_compile(path: Path, index: int, sql: str) -> None:
+    from cep.sql import check_rules
+
+    errors = check_rules(sql, source=f"{path.name} sql block {index}")
+    assert not errors, "\n".join(map(str, errors))
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=[p.name for p in RULE_FILES])
+def test_example_rule_files_pass_cep_check(path: Path) -> None:
+    from connectors.cli import main
+
+    assert main(["check", str(path)]) == 0
+
+
+def test_there_are_sql_examples() -> None:
+    assert len(SQL) >= 2 and len(RULE_FILES) >= 3
