@@ -29,7 +29,7 @@ the records before its offset that faust delivers again are skipped, and the sta
 that of an uninterrupted run; outputs of records after the snapshot may be emitted again
 (at-least-once).
 
-``import connectors.faust_adapter`` imports neither faust nor aiokafka: the processor works
+``import connectors.faust`` imports neither faust nor aiokafka: the processor works
 on the app, stream and event objects it is given. The checkpoint I/O uses confluent-kafka
 (the ``faust`` extra installs both).
 """
@@ -46,14 +46,15 @@ from typing import Any, Literal
 import numpy as np
 import orjson
 
-from connectors._jobstate import PartitionState, operator_streams
+from connectors._jobstate import PartitionState
 from connectors.errors import CheckpointError, KafkaJobError
+from connectors.faust.checkpoints import CheckpointStore, bootstrap_of
+from connectors.faust.stages import Stage, default_rows
 from connectors.schema import Schema
 from windows.time import Duration, now_ms, to_millis
 from windows.watermarks import WatermarkStrategy
 
-__all__ = ["DEAD_LETTER_HEADERS", "FaustProcessor", "FaustStats", "Output", "Stage",
-           "pattern_stage", "rule_stage", "window_stage"]
+__all__ = ["DEAD_LETTER_HEADERS", "FaustProcessor", "FaustStats", "Output"]
 
 log = logging.getLogger(__name__)
 
@@ -62,108 +63,6 @@ StreamName = Literal["matches", "timeouts", "late", "results", "dead"]
 #: Headers of a dead letter (the same names as the Kafka job's dead-letter topic).
 DEAD_LETTER_HEADERS = ("cep.reason", "cep.source.topic", "cep.source.partition",
                        "cep.source.offset", "cep.source.timestamp")
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One operator applied to the stream.
-
-    Parameters
-    ----------
-    name : str
-        Unique within the processor; the operator's state is stored under it.
-    factory : callable
-        ``factory() -> operator`` (``CepOperator``, ``WindowOperator`` or anything with
-        ``process``/``finish``/``snapshot``/``restore``); called once per source partition.
-    rows : callable, optional
-        ``rows(output) -> {stream: list of row dicts}`` to shape the output (rules use it for
-        their MEASURES); default: the streams of ``connectors._jobstate.operator_streams``.
-    prepare : callable, optional
-        ``prepare(columns) -> columns`` applied to every batch before ``process`` (e.g. a
-        composite key column).
-    """
-
-    name: str
-    factory: Callable[[], Any]
-    rows: Callable[[Any], dict[str, list[dict[str, Any]]]] | None = None
-    prepare: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None
-
-
-def pattern_stage(name: str, pattern: Any, *, key: str | None = None,
-                  **options: Any) -> Stage:
-    """A :class:`Stage` running ``cep.CepOperator(pattern, key=key, **options)``.
-
-    Outputs: ``matches`` and ``timeouts`` (rows ``key``, ``timestamp``, ``events`` = stage
-    name -> list of event dicts; timeouts also ``timeout_timestamp``) and ``late`` (events
-    behind the watermark).
-    """
-    from cep import CepOperator
-
-    CepOperator(pattern, key=key, **options)  # invalid patterns fail here, not in the agent
-    return Stage(name, lambda: CepOperator(pattern, key=key, **options))
-
-
-def window_stage(name: str, assigner: Any, aggregates: Mapping[str, Any], *,
-                 key: str | None = None, **options: Any) -> Stage:
-    """A :class:`Stage` running ``windows.WindowOperator(assigner, aggregates, key=key,
-    **options)``; outputs ``results`` (one row per firing) and ``late``."""
-    from windows import WindowOperator
-
-    WindowOperator(assigner, dict(aggregates), key=key, **options)
-    return Stage(name, lambda: WindowOperator(assigner, dict(aggregates), key=key, **options))
-
-
-_KEY = "__cep_partition_key"
-
-
-def rule_stage(rule: Any, name: str | None = None, **options: Any) -> Stage:
-    """A :class:`Stage` for a compiled MATCH_RECOGNIZE rule (``cep.sql.compile_rule_file``).
-
-    The rule is duck-typed: ``rule.pattern`` (a ``Pattern``), ``rule.partition_by`` (a
-    column name, a sequence of them, or empty), ``rule.measures(match_table)`` (the MEASURES
-    of each match: a mapping of columns or a list of row dicts) and optionally
-    ``rule.name``. Output stream ``matches`` holds the MEASURES rows; ``timeouts`` and
-    ``late`` are as for :func:`pattern_stage`.
-    """
-    from cep import CepOperator
-
-    by = rule.partition_by
-    cols = [by] if isinstance(by, str) else list(by or [])
-    key = cols[0] if len(cols) == 1 else (_KEY if cols else None)
-    prepare = None
-    if len(cols) > 1:
-        def prepare(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            parts = [np.asarray(columns[c]).astype(str) for c in cols]
-            joined = parts[0].astype(object)
-            for p in parts[1:]:
-                joined = joined + "\x1f" + p.astype(object)
-            return {**columns, _KEY: joined}
-
-    def rows(out: Any) -> dict[str, list[dict[str, Any]]]:
-        streams = _default_rows(out)
-        m = out.matches
-        if len(m):
-            measures = rule.measures(m)
-            streams["matches"] = (_rows_of(measures) if isinstance(measures, Mapping)
-                                  else [dict(r) for r in measures])
-        return streams
-
-    stage_name = name or getattr(rule, "name", None) or "rule"
-    CepOperator(rule.pattern, key=key, **options)
-    return Stage(stage_name, lambda: CepOperator(rule.pattern, key=key, **options), rows,
-                 prepare)
-
-
-def _rows_of(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
-    names = list(columns)
-    if not names:
-        return []
-    lists = [np.asarray(columns[n]).tolist() for n in names]
-    return [dict(zip(names, r, strict=True)) for r in zip(*lists, strict=True)]
-
-
-def _default_rows(out: Any) -> dict[str, list[dict[str, Any]]]:
-    return {s: _rows_of(cols) for s, cols in operator_streams(out).items() if cols}
 
 
 @dataclass(frozen=True)
@@ -260,82 +159,6 @@ class _Msg:
         return (1, -1 if ts is None else round(float(ts) * 1000))
 
 
-def _bootstrap_of(app: Any) -> str:
-    urls = app.conf.broker
-    return ",".join(f"{u.host}:{u.port or 9092}" for u in urls)
-
-
-class _CheckpointStore:
-    """The checkpoint topic and the pointer group (blocking confluent-kafka calls; run them
-    in an executor thread)."""
-
-    def __init__(self, bootstrap: str, name: str, topics: Sequence[str],
-                 settings: Mapping[str, str]) -> None:
-        from confluent_kafka import Consumer, Producer
-
-        from connectors.broker import create_topics
-        from connectors.checkpoint import CheckpointReader, CheckpointTopic
-        from connectors.kafka_source import client_settings
-
-        security = client_settings(settings)
-        base = {"bootstrap.servers": bootstrap, **security}
-        self.pointers = Consumer({**base, "group.id": f"{name}.pointers",
-                                  "enable.auto.commit": False, "group.protocol": "classic"})
-        sizes = {}
-        for t in topics:
-            md = self.pointers.list_topics(t, timeout=15).topics.get(t)
-            if md is None or md.error is not None or not md.partitions:
-                raise KafkaJobError(f"topic {t!r} does not exist")
-            sizes[t] = len(md.partitions)
-        self.topic = CheckpointTopic(f"{name}.checkpoints", sizes)
-        create_topics(bootstrap, {self.topic.name: self.topic.size},
-                      config={"cleanup.policy": "compact"}, extra=security)
-        self.producer = Producer({**base, "enable.idempotence": True, "linger.ms": 5})
-        self.reader = CheckpointReader(base, self.topic)
-
-    def write(self, states: Mapping[TP, dict[str, Any]]) -> None:
-        """Steps 2-3: produce every state, flush, commit the pointers."""
-        from confluent_kafka import TopicPartition
-
-        from connectors.checkpoint import encode_chunks
-
-        last: dict[int, int] = {}
-        errors: list[Any] = []
-
-        def delivered(err: Any, msg: Any) -> None:
-            if err is not None:
-                errors.append(err)
-            else:
-                last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
-
-        for (t, p), state in states.items():
-            idx = self.topic.index(t, p)
-            for chunk in encode_chunks(state):
-                self.producer.produce(self.topic.name, chunk, f"{t}/{p}".encode(),
-                                      partition=idx, on_delivery=delivered)
-        left = self.producer.flush(60)
-        if left or errors:
-            raise KafkaJobError(f"checkpoint not delivered: {errors or f'{left} queued'}")
-        offsets = [TopicPartition(self.topic.name, i, o + 1) for i, o in last.items()]
-        self.pointers.commit(offsets=offsets, asynchronous=False)
-
-    def read(self, topic: str, partition: int) -> dict[str, Any] | None:
-        """The committed state of a source partition, or ``None`` if it has none."""
-        from confluent_kafka import TopicPartition
-
-        idx = self.topic.index(topic, partition)
-        res = self.pointers.committed([TopicPartition(self.topic.name, idx)], 30)
-        pointer = res[0].offset
-        if pointer is None or pointer <= 0:
-            return None
-        return self.reader.read(topic, partition, pointer).state
-
-    def close(self) -> None:
-        self.producer.flush(10)
-        self.reader.close()
-        self.pointers.close()
-
-
 class FaustProcessor:
     """cepkit operators applied to a faust stream, with per-partition state checkpoints.
 
@@ -386,11 +209,13 @@ class FaustProcessor:
         names = [s.name for s in stages]
         if not names or len(set(names)) != len(names):
             raise ValueError("a processor needs stages with unique names")
+        wm = watermarks or WatermarkStrategy.for_bounded_out_of_orderness(0)
+        event_time = (wm.timestamp_assigner if isinstance(wm.timestamp_assigner, str)
+                      else schema.event_time)
         for s in stages:
-            order = getattr(s, "order_by", None)
-            if order and order != schema.event_time:
-                raise ValueError(f"stage {s.name!r} orders by {order!r}, the event time is "
-                                 f"{schema.event_time!r}")
+            if s.order_by and s.order_by != event_time:
+                raise ValueError(f"stage {s.name!r} orders by {s.order_by!r}, the event time "
+                                 f"is {event_time!r}")
         self.app = app
         self.name = name
         self.schema = schema
@@ -412,7 +237,7 @@ class FaustProcessor:
         self.stats = FaustStats()
         self._held: list[Any] = []  # messages whose ack waits for the next checkpoint
         self._lock = asyncio.Lock()
-        self._store: _CheckpointStore | None = None
+        self._store: CheckpointStore | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_ckpt = time.monotonic()
         self._dead_topic_ready = False
@@ -438,7 +263,7 @@ class FaustProcessor:
         if self.checkpoints and self._store is None:
             topics = sorted(getattr(stream.channel, "topics", ()))
             self._store = await self._run(
-                _CheckpointStore, self.bootstrap or _bootstrap_of(self.app), self.job_id,
+                CheckpointStore, self.bootstrap or bootstrap_of(self.app), self.job_id,
                 topics, self.settings)
         if self.dead_letter_topic is not None and not self._dead_topic_ready:
             from connectors.broker import create_topics
@@ -446,7 +271,7 @@ class FaustProcessor:
 
             n = max(getattr(stream.channel, "partitions", None) or 1, 1)
             await self._run(lambda: create_topics(
-                self.bootstrap or _bootstrap_of(self.app), {self.dead_letter_topic: n},
+                self.bootstrap or bootstrap_of(self.app), {str(self.dead_letter_topic): n},
                 extra=client_settings(self.settings)))
             self._dead_topic_ready = True
         if self.checkpoints and self._task is None:
@@ -503,17 +328,32 @@ class FaustProcessor:
                 ts = self.watermarks.extract_timestamps(b.columns, default=b.timestamps)
                 wms = part.tracker.advance(ts, processing_time=now)
                 for stage, op in zip(self.stages, part.ops, strict=True):
-                    cols = stage.prepare(b.columns) if stage.prepare else b.columns
-                    res = op.process(cols, ts, wms, now)
-                    streams = stage.rows(res) if stage.rows else _default_rows(res)
-                    for sname, rows in streams.items():
-                        outputs.extend(Output(stage.name, sname, tp[0], tp[1], r)  # type: ignore[arg-type]
-                                       for r in rows)
+                    results = self._run_stage(stage, op, b.columns, ts, wms, now)
+                    for res in results:
+                        streams = stage.rows(res) if stage.rows else default_rows(res)
+                        for sname, rows in streams.items():
+                            outputs.extend(Output(stage.name, sname, tp[0], tp[1], r)  # type: ignore[arg-type]
+                                           for r in rows)
             part.records += b.num_rows + len(b.dead)
             part.next_offset = max(part.next_offset, b.next_offset)
             part.dirty = True
         self.stats.outputs += len(outputs)
         return outputs, dead_all
+
+    @staticmethod
+    def _run_stage(stage: Stage, op: Any, columns: dict[str, np.ndarray], ts: np.ndarray,
+                   wms: np.ndarray, now: int) -> list[Any]:
+        """The operator outputs of one batch (a filtered batch whose last rows were dropped
+        still moves the operator's watermark to the batch's last one)."""
+        if stage.prepare is None:
+            return [op.process(columns, ts, wms, now)]
+        cols, keep = stage.prepare(columns)
+        if keep is None:
+            return [op.process(cols, ts, wms, now)]
+        out = [op.process(cols, ts[keep], wms[keep], now)] if keep.any() else []
+        if len(keep) and not keep[-1] and hasattr(op, "advance_watermark"):
+            out.append(op.advance_watermark(int(wms[-1])))
+        return out
 
     async def _send_dead(self, dead: Sequence[Any]) -> None:
         producer = self.app.producer
