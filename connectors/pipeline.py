@@ -306,7 +306,8 @@ class Pipeline:
     cep.sql.RuleError
         For the first invalid rule (use ``cep check`` to see all of them).
     JobFileError
-        If two outputs have the same name.
+        If two outputs have the same name, or a rule orders by another column than the
+        job's event time.
     """
 
     def __init__(self, spec: JobSpec) -> None:
@@ -315,8 +316,14 @@ class Pipeline:
         if spec.rules:
             from cep.sql import compile_rules
 
-            self.rules = [RuleRunner(r) for rs in spec.rules
-                          for r in compile_rules(rs.text, source=rs.source, columns=types)]
+            rules = [r for rs in spec.rules
+                     for r in compile_rules(rs.text, source=rs.source, columns=types)]
+            for r in rules:
+                if r.order_by != spec.schema.event_time:
+                    raise JobFileError(
+                        f"{r.source}:{r.line}: rule '{r.name}' orders by {r.order_by!r} but the "
+                        f"job's event-time column is {spec.schema.event_time!r}")
+            self.rules = [RuleRunner(r) for r in rules]
         self.windows = [WindowRunner(w, types) for w in spec.windows]
         names = [r.name for r in self.rules] + [w.name for w in self.windows]
         dup = sorted({n for n in names if names.count(n) > 1})
