@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--output", help="write every output (late records included) here as "
                      "JSON lines ('-' for stdout) instead of the job's sinks")
     rep.add_argument("--batch-size", type=int, help="records per micro-batch")
+    rep.add_argument("--start", help="Kafka jobs: first offset, or record time (epoch ms or "
+                     "ISO-8601 with zone) of the range; default: the beginning")
+    rep.add_argument("--end", help="Kafka jobs: end of the range (offset exclusive, or record "
+                     "time); default: the current end of each partition")
     chk = sub.add_parser("check", help="validate rule files (.sql) and job files (.toml)")
     chk.add_argument("files", nargs="+", type=Path)
     chk.add_argument("--job", type=Path, help="check rule files against this job's schema")
@@ -173,11 +177,13 @@ def _run(ns: argparse.Namespace) -> int:
         _err("--batch-size must be at least 1")
         return EXIT_INVALID
     replay = ns.command == "replay"
+    if replay and (ns.start is not None or ns.end is not None) and not job.kafka:
+        _err("--start and --end apply to replays of Kafka topics (a job with [kafka])")
+        return EXIT_INVALID
     if job.kafka and ns.input is None and job.source.path is None and \
             job.source.dataset is None:
         if replay:
-            _err("replaying a topic range is not supported yet; replay a file with --input")
-            return EXIT_INVALID
+            return _replay_topic(job, ns)
         return _run_kafka(job, ns)
     if replay and ns.output is not None:
         from dataclasses import replace
@@ -199,6 +205,32 @@ def _run(ns: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_FAILED
     print_summary(job.name, summary, stderr=to_stdout or replay)
+    return EXIT_OK
+
+
+def _replay_topic(job: Any, ns: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from cep.errors import CepError
+    from connectors.errors import ConnectorError, JobFileError
+    from connectors.jobfile import SinkSpec
+    from connectors.progress import print_summary
+    from connectors.topicreplay import parse_bound, replay_topic_range
+
+    if ns.output is not None:
+        job = replace(job, sinks=(SinkSpec(ns.output, "jsonl", ("*",)),))
+    try:
+        start = parse_bound(ns.start, what="--start")
+        end = parse_bound(ns.end, what="--end")
+        summary = replay_topic_range(job, start=start, end=end,
+                                     batch_size=ns.batch_size or 10_000)
+    except (CepError, JobFileError) as exc:
+        _err(str(exc))
+        return EXIT_INVALID
+    except (ConnectorError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    print_summary(job.name, summary, stderr=True)
     return EXIT_OK
 
 

@@ -229,9 +229,7 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
                 progress(summary, wm)
         emit(pipeline.finish())
         if deterministic:
-            for s in spec.sinks:
-                for target, data in _format_sorted(held, s):
-                    sinks.write_lines(s, _output_of(s, target), data)
+            write_sorted(held, sinks)
     finally:
         summary.files = sinks.close()
         if dead is not None:
@@ -239,6 +237,14 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
             summary.files.append(spec.dead_letter_path)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def write_sorted(outputs: list[Output], sinks: _SinkSet) -> None:
+    """Deterministic mode: write held outputs to every sink, ordered by the event time at which
+    each row was produced, then output name, then the row's text."""
+    for s in sinks.specs:
+        for target, data in _format_sorted(outputs, s):
+            sinks.write_lines(s, _output_of(s, target), data)
 
 
 def _output_of(spec: SinkSpec, target: str) -> str:
