@@ -51,3 +51,27 @@ def test_example_rule_files_pass_cep_check(path: Path) -> None:
 
 def test_there_are_sql_examples() -> None:
     assert len(SQL) >= 2 and len(RULE_FILES) >= 3
+
+
+TOML = [(p, i, b) for p in DOCS for i, b in
+        enumerate(re.findall(r"```toml\n(.*?)```", p.read_text(), re.S))]
+
+
+@pytest.mark.parametrize(("path", "index", "text"), TOML,
+                         ids=[f"{p.name}#{i}" for p, i, _ in TOML])
+def test_doc_toml_examples_parse(path: Path, index: int, text: str) -> None:
+    """Every TOML block is valid TOML; a whole job (with [source]) is a valid job, its rule
+    files resolved as in examples/fraud/; a [schema] alone is a valid schema."""
+    import tomllib
+
+    from connectors.jobfile import parse_job
+    from connectors.schema import Schema
+
+    doc = tomllib.loads(text)
+    if "source" in doc:
+        job = parse_job(doc, path=ROOT / "examples" / "fraud" / "job.toml")
+        assert job.rules or job.windows
+    elif "schema" in doc:
+        assert Schema.from_dict(doc["schema"]).names
+    else:
+        assert doc
