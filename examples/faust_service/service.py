@@ -1,8 +1,9 @@
-"""Example faust service: transactions in, fraud alerts out, with cepkit patterns.
+"""Example faust service: transactions in, fraud alerts out, with MATCH_RECOGNIZE rules.
 
 Reads JSON transactions from ``$FRAUD_INPUT`` (default ``transactions``), runs the rules of
-:mod:`fraud_rules` per card, writes one JSON alert per match to ``$FRAUD_ALERTS`` (default
-``fraud-alerts``, keyed by card), records that arrive behind the watermark to
+``rules.sql`` (compiled by :mod:`fraud_rules`) per card, writes one JSON alert per match (the
+rule name and its MEASURES row) to ``$FRAUD_ALERTS`` (default ``fraud-alerts``, keyed by
+card), records that arrive behind the watermark to
 ``$FRAUD_ALERTS.late`` and malformed records, unchanged and with the reason in the
 ``cep.reason`` header, to ``$FRAUD_INPUT.dead-letters``. Operator state is checkpointed to
 ``<app id>.fraud.checkpoints`` and restored when the worker gets its partitions back.
@@ -61,7 +62,8 @@ async def detect(stream):  # type: ignore[no-untyped-def]
     """Alerts for every rule match; late records to the late topic."""
     async for out in fraud.process(stream):
         if out.stream == "matches":
-            await alerts.send(key=out.key_bytes(), value=alert(out.stage, out.value))
+            await alerts.send(key=str(out.value["card"]).encode(),
+                              value=alert(out.stage, out.value))
         elif out.stream == "late":
             await late.send(key=out.key_bytes(), value={"rule": out.stage, **out.value})
 

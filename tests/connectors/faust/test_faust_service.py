@@ -9,7 +9,6 @@ checkpoint topic so that patterns spanning the restart still match.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -19,59 +18,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
 import pytest
-
-ROOT = Path(__file__).resolve().parents[3]
-SERVICE = ROOT / "examples" / "faust_service" / "service.py"
-sys.path.insert(0, str(SERVICE.parent))
-
-from fraud_rules import SCHEMA, WATERMARKS, stages  # noqa: E402
-from kafka_helpers import committed_offsets, partition_ends, produce  # noqa: E402
+from faust_helpers import (
+    PARTITIONS,
+    ROOT,
+    SERVICE,
+    alert_id,
+    crash_records,
+    detection_records,
+    reference,
+    restart_records,
+)
+from kafka_helpers import committed_offsets, partition_ends, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(120)]
-
-PARTITIONS = 2
-T0 = 1_700_000_000_000
-Records = list[tuple[int, bytes, Any]]
-
-
-def tx(card: int, ts: int, amount: float, kind: str = "purchase") -> tuple[int, bytes, bytes]:
-    return (card % PARTITIONS, f"c{card:02d}".encode(),
-            orjson.dumps({"card": f"c{card:02d}", "ts": ts, "amount": amount, "kind": kind}))
-
-
-def traffic(seed: int, start: int, n: int, cards: int = 12) -> Records:
-    """``n`` ordinary purchases (5..300), one per second, up to 3 s out of order."""
-    rng = np.random.default_rng(seed)
-    return [tx(int(rng.integers(cards)), start + i * 1000 - int(rng.integers(0, 3000)),
-               float(np.round(5 + rng.random() * 295, 2))) for i in range(n)]
-
-
-def reference(records: Records) -> Counter[tuple[Any, ...]]:
-    """Alerts of the rules run offline: per partition, in offset order, one operator set and
-    one watermark tracker each; malformed records excluded by the same decoder."""
-    from connectors.files import decode_json_records
-
-    out: Counter[tuple[Any, ...]] = Counter()
-    for p in range(PARTITIONS):
-        values = [v for part, _, v in records if part == p and v]
-        b = decode_json_records(values, SCHEMA)
-        for stage in stages():
-            op = stage.factory()
-            ts = b.columns["ts"]
-            wms = WATERMARKS.create_tracker([0]).advance(ts, processing_time=0)
-            for m in op.process(b.columns, ts, wms, 0).matches:
-                out[(stage.name, m.key, tuple((s, tuple(e["ts"] for e in ev))
-                                              for s, ev in m.events.items()))] += 1
-    return out
-
-
-def alert_id(value: bytes) -> tuple[Any, ...]:
-    a = json.loads(value)
-    return (a["rule"], a["card"], tuple((s, tuple(e["ts"] for e in ev))
-                                        for s, ev in a["events"].items()))
 
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:
@@ -100,6 +60,12 @@ def read_topic(bootstrap: str, topic: str) -> list[Any]:
         return out
     finally:
         c.close()
+
+
+def rule_card(alert: tuple[Any, ...]) -> tuple[str, str]:
+    """(rule, card) of an :func:`~faust_helpers.alert_id`."""
+    a = dict(alert)
+    return a["rule"], a["card"]
 
 
 class Service:
@@ -145,20 +111,12 @@ class Service:
 def test_service_detects_alerts_and_dead_letters(broker: Any, names: str,
                                                  tmp_path: Path) -> None:
     bs = broker.bootstrap
-    recs: Records = traffic(1, T0, 300)
-    # planted: small then large (c01, c02; c03's large is too late), purchase then cancel (c04)
-    recs += [tx(1, T0 + 301_000, 0.5), tx(2, T0 + 302_000, 0.25), tx(3, T0 + 303_000, 0.1),
-             tx(4, T0 + 304_000, 42.0)]
-    recs += [(1, b"c01", b"not json"), (0, b"c02", b""), (1, b"c03", b"[1, 2]"),
-             (0, b"c04", b'{"card": "c04", "ts": "yesterday", "amount": 1, "kind": "x"}')]
-    recs += [tx(1, T0 + 360_000, 900.0), tx(2, T0 + 400_000, 501.0),
-             tx(3, T0 + 303_000 + 700_000, 800.0), tx(4, T0 + 1_000_000, 0.0, "cancel")]
-    recs += traffic(2, T0 + 1_100_000, 100)  # moves the watermarks past everything
+    recs = detection_records()
     expected = reference(recs)  # also compiles the kernels before the service starts
-    assert {k[:2] for k in expected} >= {("small-then-large", "c01"),
-                                         ("small-then-large", "c02"),
-                                         ("purchase-then-cancel", "c04")}
-    assert ("small-then-large", "c03") not in {k[:2] for k in expected}
+    assert {rule_card(k) for k in expected} >= {("small_then_large", "c01"),
+                                                ("small_then_large", "c02"),
+                                                ("purchase_then_cancel", "c04")}
+    assert ("small_then_large", "c03") not in {rule_card(k) for k in expected}
     from connectors.broker import create_topics
 
     create_topics(bs, {f"{names}-tx": PARTITIONS})
@@ -170,8 +128,10 @@ def test_service_detects_alerts_and_dead_letters(broker: Any, names: str,
     finally:
         rc = svc.stop()
     assert rc == 0, svc.tail()
-    got = Counter(alert_id(m.value()) for m in read_topic(bs, f"{names}-alerts"))
+    alerts = read_topic(bs, f"{names}-alerts")
+    got = Counter(alert_id(m.value()) for m in alerts)
     assert got == expected
+    assert all(m.key() == dict(alert_id(m.value()))["card"].encode() for m in alerts)
     dead = read_topic(bs, f"{names}-tx.dead-letters")
     assert sorted(m.value() or b"" for m in dead) == sorted(
         [b"not json", b"", b"[1, 2]",
@@ -187,18 +147,12 @@ def test_service_detects_alerts_and_dead_letters(broker: Any, names: str,
 def test_graceful_restart_recovers_state(broker: Any, names: str, tmp_path: Path) -> None:
     bs = broker.bootstrap
     topic, group = f"{names}-tx", f"{names}-fraud"
-    first: Records = traffic(3, T0, 200)
-    # first halves of patterns that complete after the restart
-    first += [tx(5, T0 + 201_000, 0.5), tx(6, T0 + 202_000, 0.75), tx(7, T0 + 203_000, 99.0)]
-    first += traffic(4, T0 + 204_000, 20, cards=4)  # cards 0-3 only: c05-c07 stay open
-    second: Records = [tx(5, T0 + 300_000, 700.0), tx(6, T0 + 350_000, 650.0),
-                       tx(7, T0 + 400_000, 0.0, "cancel")]
-    second += traffic(5, T0 + 1_500_000, 60)
+    first, second = restart_records()
     expected = reference(first + second)
-    spanning = {("small-then-large", "c05"), ("small-then-large", "c06"),
-                ("purchase-then-cancel", "c07")}
-    assert spanning <= {k[:2] for k in expected}
-    assert not spanning & {k[:2] for k in reference(first)}
+    spanning = {("small_then_large", "c05"), ("small_then_large", "c06"),
+                ("purchase_then_cancel", "c07")}
+    assert spanning <= {rule_card(k) for k in expected}
+    assert not spanning & {rule_card(k) for k in reference(first)}
     from connectors.broker import create_topics
 
     create_topics(bs, {topic: PARTITIONS})
@@ -238,14 +192,7 @@ def test_crash_restores_exact_state(broker: Any, names: str, tmp_path: Path) -> 
 
     bs = broker.bootstrap
     topic, group = f"{names}-tx", f"{names}-fraud"
-    recs: Records = []
-    for i in range(8):  # a planted pair every 100 s of event time, across the whole input
-        base = T0 + i * 100_000
-        recs += traffic(10 + i, base, 90)
-        recs += [tx(i, base + 91_000, 0.5), tx(8 + i % 4, base + 92_000, 12.0)]
-        recs += traffic(20 + i, base + 93_000, 5)
-        recs += [tx(i, base + 98_000, 750.0), tx(8 + i % 4, base + 99_000, 0.0, "cancel")]
-    recs += traffic(99, T0 + 5_000_000, 40)
+    recs = crash_records()
     expected = reference(recs)
     assert len(expected) >= 16
     from connectors.broker import create_topics
