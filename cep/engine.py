@@ -25,11 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
-
 from cep.buffer import SharedBuffer
 from cep.errors import SkipToElementError
-from cep.nfa import FINAL, NFA, PENDING, PROCEED, STOP, TAKE
+from cep.nfa import FINAL, NFA, PENDING, PROCEED, STOP, TAKE, CondExpr
 from windows.time import MAX_TIMESTAMP
 
 __all__ = ["EventIn", "KeyState", "OutputSink", "Partial", "ReferenceEngine", "saturating_add"]
@@ -70,14 +68,30 @@ class KeyState:
 
 @dataclass(slots=True)
 class EventIn:
-    """An event to process: operator-wide id, position in the key's order, timestamp, fields,
-    and the values of the simple atoms (``bool`` array of length ``n_atoms``)."""
+    """An event to process: operator-wide id, position in the key's order, timestamp, fields
+    (``None``: built by ``row_fn`` when first needed) and the atom values: a ``bool`` array of
+    length ``n_atoms`` (simple atoms), or, with ``cond`` given, three-valued atom values
+    (``0`` false, ``1`` true, ``2`` unknown) and ``cond`` the three-valued transition
+    conditions (see :mod:`cep.ref_conditions`)."""
 
     eid: int
     seq: int
     ts: int
-    row: Mapping[str, Any]
-    atoms: np.ndarray
+    row: Mapping[str, Any] | None
+    atoms: Any
+    cond: Any = None
+    row_fn: Callable[[], Mapping[str, Any]] | None = None
+    #: Per-state enabled edges, shared by the partial matches (only when every condition
+    #: value is known, see :meth:`ReferenceEngine._step`).
+    memo: dict[int, Any] | None = None
+
+    def get_row(self) -> Mapping[str, Any]:
+        """The event's fields."""
+        row = self.row
+        if row is None:
+            assert self.row_fn is not None
+            row = self.row = self.row_fn()
+        return row
 
 
 Rows = list[tuple[int, int, Mapping[str, Any]]]
@@ -147,20 +161,43 @@ class ReferenceEngine:
         self._trans = [s.transitions for s in nfa.states]
         self._final = next(s.id for s in nfa.states if s.kind == FINAL)
         self._skip_stage = nfa.skip_stage_index()
+        self._atoms = nfa.atoms
         #: The current key's latest processed events, oldest first (set by the runtime before
         #: each event when the pattern uses ``Prev``).
         self.history: Sequence[Mapping[str, Any]] = ()
 
     # -- conditions -------------------------------------------------------------------------
     def _cond(self, cond: int, ev: EventIn, ctx: list[_Context | None], node: int) -> bool:
-        def make_ctx() -> _Context:
+        cv = ev.cond
+        if cv is not None:
+            v = cv[cond]
+            if v != 2:
+                return bool(v == 1)
+        return self._eval(self.nfa.conditions[cond], ev, ctx, node)
+
+    def _eval(self, e: CondExpr, ev: EventIn, ctx: list[_Context | None], node: int) -> bool:
+        """Short-circuit, left-to-right value of formula ``e`` (as :meth:`NFA.eval_condition`,
+        using known three-valued atom values)."""
+        tag = e[0]
+        if tag == "atom":
+            j = e[1]
+            a = self._atoms[j]
+            if not a.is_iterative:
+                return bool(ev.atoms[j])
+            if ev.cond is not None and ev.atoms[j] != 2:
+                return bool(ev.atoms[j] == 1)
             c = ctx[0]
             if c is None:
                 c = ctx[0] = _Context(self.buffer, node, ev.ts, self._ptime(),
                                       self.nfa.stage_names, self.history)
-            return c
-
-        return self.nfa.eval_condition(cond, ev.atoms, lambda: ev.row, make_ctx)
+            return a.test(ev.get_row(), c)
+        if tag == "true":
+            return True
+        if tag == "not":
+            return not self._eval(e[1], ev, ctx, node)
+        if tag == "and":
+            return self._eval(e[1], ev, ctx, node) and self._eval(e[2], ev, ctx, node)
+        return self._eval(e[1], ev, ctx, node) or self._eval(e[2], ev, ctx, node)
 
     # -- deadlines --------------------------------------------------------------------------
     def deadline(self, ks: KeyState) -> int:
@@ -192,16 +229,29 @@ class ReferenceEngine:
     def _step(self, pm: Partial, ev: EventIn, is_start: bool, new: list[Partial],
               potential: list[Partial]) -> None:
         ctx: list[_Context | None] = [None]
-        edges: list[tuple[int, int, int]] = []
-        stack = [pm.state]
-        while stack:
-            s = stack.pop()
-            for tr in self._trans[s]:
-                if self._cond(tr.cond, ev, ctx, pm.node):
-                    if tr.action == PROCEED:
-                        stack.append(tr.target)
-                    else:
-                        edges.append((s, tr.action, tr.target))
+        memo = ev.memo
+        plan = memo.get(pm.state) if memo is not None else None
+        if plan is None:
+            edges: list[tuple[int, int, int]] = []
+            stack = [pm.state]
+            while stack:
+                s = stack.pop()
+                for tr in self._trans[s]:
+                    if self._cond(tr.cond, ev, ctx, pm.node):
+                        if tr.action == PROCEED:
+                            stack.append(tr.target)
+                        else:
+                            edges.append((s, tr.action, tr.target))
+            if memo is not None:
+                # every condition of the event is known: the final-state check of each TAKE
+                # is the same for every partial match in this state
+                plan = [(s, a, t, a == TAKE and self._kind[t] != STOP
+                         and self._final_after_proceed(t, ev, ctx, pm.node))
+                        for s, a, t in edges]
+                memo[pm.state] = plan
+        if plan is not None:
+            self._apply(pm, ev, is_start, plan, new, potential)
+            return
         results: list[Partial] = []
         stop = False
         buf = self.buffer
@@ -215,11 +265,43 @@ class ReferenceEngine:
             if self._kind[target] == STOP:
                 stop = True
                 continue
-            node = buf.put(self._stage[s], ev.eid, ev.seq, ev.ts, ev.row, pm.node)
+            node = buf.put(self._stage[s], ev.eid, ev.seq, ev.ts, ev.get_row(), pm.node)
             st_ts, st_seq = (ev.ts, ev.seq) if is_start else (pm.start_ts, pm.start_seq)
             results.append(Partial(target, node, st_ts, ev.ts, st_seq))
             buf.lock(node)
             if self._final_after_proceed(target, ev, ctx, pm.node):
+                results.append(Partial(self._final, node, st_ts, ev.ts, st_seq))
+                buf.lock(node)
+        for r in results:
+            if self._kind[r.state] == FINAL:
+                potential.append(r)
+            elif stop:
+                buf.release(r.node)
+            else:
+                new.append(r)
+
+    def _apply(self, pm: Partial, ev: EventIn, is_start: bool,
+               plan: list[tuple[int, int, int, bool]], new: list[Partial],
+               potential: list[Partial]) -> None:
+        """:meth:`_step` with the enabled edges and final checks known (``plan``)."""
+        results: list[Partial] = []
+        stop = False
+        buf = self.buffer
+        for s, action, target, final in plan:
+            if action != TAKE:  # IGNORE
+                if not is_start:
+                    results.append(Partial(target, pm.node, pm.start_ts, pm.prev_ts,
+                                           pm.start_seq))
+                    buf.lock(pm.node)
+                continue
+            if self._kind[target] == STOP:
+                stop = True
+                continue
+            node = buf.put(self._stage[s], ev.eid, ev.seq, ev.ts, ev.get_row(), pm.node)
+            st_ts, st_seq = (ev.ts, ev.seq) if is_start else (pm.start_ts, pm.start_seq)
+            results.append(Partial(target, node, st_ts, ev.ts, st_seq))
+            buf.lock(node)
+            if final:
                 results.append(Partial(self._final, node, st_ts, ev.ts, st_seq))
                 buf.lock(node)
         for r in results:

@@ -23,17 +23,19 @@ conditions, but at per-record Python speed.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 from sortedcontainers import SortedList
 
-from cep.buffer import SharedBuffer, StoredEvent, _Node
-from cep.engine import EventIn, KeyState, Partial, ReferenceEngine, Rows
+from cep.buffer import SharedBuffer
+from cep.engine import EventIn, KeyState, ReferenceEngine, Rows
 from cep.nfa import NFA
-from cep.state import decode_columns, encode_columns, records
+from cep.ref_conditions import BatchConditions
 from windows.time import MAX_TIMESTAMP, MIN_TIMESTAMP
 
 __all__ = ["Collector", "ReferenceRuntime", "history_depth"]
@@ -69,43 +71,95 @@ def history_depth(nfa: NFA) -> int:
     return depth
 
 
+class _HistView(Sequence[Mapping[str, Any]]):
+    """A key's history deque whose entries are rows or row numbers of the current fire."""
+
+    __slots__ = ("h", "row")
+
+    def __init__(self, h: deque[Any], row: Callable[[int], Mapping[str, Any]]) -> None:
+        self.h = h
+        self.row = row
+
+    def __len__(self) -> int:
+        return len(self.h)
+
+    def __getitem__(self, i: Any) -> Any:
+        x = self.h[i]
+        return self.row(x) if isinstance(x, int) else x
+
+
 class ReferenceRuntime:
-    """Per-record event-time / processing-time driver of the reference engine.
+    """Event-time / processing-time driver of the reference engine (see the module docstring).
 
     Parameters
     ----------
     nfa : NFA
     event_time : bool
         Event-time (True) or processing-time (False) mode.
+    optimize : bool
+        Use the batch analysis of :mod:`cep.ref_conditions` (known condition values, skipping
+        events that cannot start a match for keys without state). ``False`` evaluates every
+        condition per partial match and processes every event (the plain oracle the tests
+        compare against); results are identical.
     """
 
-    def __init__(self, nfa: NFA, event_time: bool) -> None:
+    def __init__(self, nfa: NFA, event_time: bool, optimize: bool = True) -> None:
         self.nfa = nfa
         self.event_time = event_time
+        self.optimize = optimize
         self.buffer = SharedBuffer()
         self.ptime = 0
         self.engine = ReferenceEngine(nfa, self.buffer, lambda: self.ptime)
+        self.analysis = BatchConditions(nfa)
         self.keys: dict[int, KeyState] = {}
         self.seqs: dict[int, int] = {}
-        self.pending: SortedList = SortedList()
-        self.pending_data: dict[int, tuple[int, int, Mapping[str, Any], np.ndarray]] = {}
+        n_atoms = len(nfa.atoms)
+        self.p_key = np.empty(0, np.int64)
+        self.p_ts = np.empty(0, np.int64)
+        self.p_gid = np.empty(0, np.int64)
+        self.p_atoms = np.empty((0, n_atoms), np.bool_)
+        self.p_cols: dict[str, np.ndarray] | None = None
         self.deadlines: SortedList = SortedList()
         self.key_deadline: dict[int, int] = {}
         self.wm = MIN_TIMESTAMP
         self.history_depth = history_depth(nfa)
-        self.history: dict[int, deque[Mapping[str, Any]]] = {}
+        self.history: dict[int, deque[Any]] = {}
+
+    # -- pending events ---------------------------------------------------------------------
+    def _add_pending(self, key: np.ndarray, ts: np.ndarray, gid: np.ndarray, atoms: np.ndarray,
+                     cols: Mapping[str, np.ndarray]) -> None:
+        if self.p_cols is None:
+            self.p_cols = {k: v[:0] for k, v in cols.items()}
+        self.p_key = np.concatenate([self.p_key, key])
+        self.p_ts = np.concatenate([self.p_ts, ts])
+        self.p_gid = np.concatenate([self.p_gid, gid])
+        self.p_atoms = np.concatenate([self.p_atoms, atoms])
+        self.p_cols = {k: np.concatenate([v, cols[k]]) for k, v in self.p_cols.items()}
+
+    def buffered_events(self) -> list[tuple[int, int, int, dict[str, Any], np.ndarray]]:
+        """Events waiting for the watermark, in (timestamp, arrival) order: ``(id, key, ts,
+        row, atoms)``."""
+        order = np.lexsort((self.p_gid, self.p_ts)).tolist()
+        cols = self.p_cols or {}
+        names = list(cols)
+        lists = [cols[c].tolist() for c in names]
+        return [(int(self.p_gid[i]), int(self.p_key[i]), int(self.p_ts[i]),
+                 dict(zip(names, [lst[i] for lst in lists], strict=True)), self.p_atoms[i])
+                for i in order]
+
+    def load_buffered(self, gid: np.ndarray, key: np.ndarray, ts: np.ndarray,
+                      atoms: np.ndarray, cols: Mapping[str, np.ndarray]) -> None:
+        """Add restored buffered events (snapshot import)."""
+        self._add_pending(np.asarray(key, np.int64), np.asarray(ts, np.int64),
+                          np.asarray(gid, np.int64), np.asarray(atoms, np.bool_), cols)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _state(self, key: int) -> KeyState:
-        ks = self.keys.get(key)
-        if ks is None:
-            ks = self.keys[key] = KeyState(seq=self.seqs.get(key, 0))
-        return ks
-
-    def _settle_key(self, key: int, ks: KeyState) -> None:
+    def _settle_key(self, key: int, ks: KeyState | None) -> None:
         old = self.key_deadline.pop(key, None)
         if old is not None:
             self.deadlines.remove((old, key))
+        if ks is None:
+            return
         if ks.empty():
             self.seqs[key] = ks.seq
             del self.keys[key]
@@ -118,23 +172,6 @@ class ReferenceRuntime:
     def _expired_keys(self, t: int) -> list[int]:
         return [k for _, k in self.deadlines.irange(maximum=(t, MAX_TIMESTAMP))]
 
-    def _process_event(self, key: int, ks: KeyState, eid: int, ts: int,
-                       row: Mapping[str, Any], atoms: np.ndarray, out: Collector) -> None:
-        ev = EventIn(eid, ks.seq, ts, row, atoms)
-        ks.seq += 1
-        if not self.history_depth:
-            self.engine.process(ks, key, ev, out)
-            return
-        h = self.history.get(key)
-        if h is None:
-            h = self.history[key] = deque(maxlen=self.history_depth)
-        self.engine.history = h
-        try:
-            self.engine.process(ks, key, ev, out)
-        finally:
-            self.engine.history = ()
-        h.append(row)
-
     # -- driving ----------------------------------------------------------------------------
     def process(self, key_ids: np.ndarray, ts: np.ndarray, wms: np.ndarray | None,
                 atoms: np.ndarray, columns: Mapping[str, np.ndarray], step0: int,
@@ -142,68 +179,202 @@ class ReferenceRuntime:
         """Process a batch (``atoms``: simple condition masks, ``(n, n_atoms)``; ``columns``:
         the stored fields). Returns the indices of late records; outputs go to ``out``."""
         self.ptime = ptime
-        keys = key_ids.tolist()
-        names = list(columns)
-        rows: Sequence[Mapping[str, Any]] = [
-            dict(zip(names, vals, strict=True))
-            for vals in zip(*[columns[c].tolist() for c in names], strict=True)
-        ] if names else [{} for _ in keys]
-        late: list[int] = []
+        n = key_ids.shape[0]
+        gid = step0 + np.arange(n, dtype=np.int64)
         if not self.event_time:
             self.advance_all(ptime, step0, out)
-            for i, k in enumerate(keys):
-                out.step = step0 + i
-                ks = self._state(k)
-                self.engine.advance(ks, k, ptime, out)
-                self._process_event(k, ks, step0 + i, ptime, rows[i], atoms[i], out)
-                self._settle_key(k, ks)
-            return late, None
+            o = np.lexsort((gid, key_ids))
+            self._walk(key_ids[o], np.full(n, ptime, np.int64), gid[o], atoms[o],
+                       {k: v[o] for k, v in columns.items()}, gid[o], [ptime], [step0],
+                       np.zeros(n, np.int64), out)
+            return [], None
         assert wms is not None
-        tsl = ts.tolist()
-        wml = wms.tolist()
-        for i, k in enumerate(keys):
-            g = step0 + i
-            t = tsl[i]
-            if t <= self.wm:
-                late.append(i)
-            else:
-                self.pending.add((t, g))
-                self.pending_data[g] = (k, t, rows[i], atoms[i])
-            if wml[i] > self.wm:
-                self.wm = wml[i]
-                self.fire(g, self.wm, out)
-        return late, None
+        if n == 0:
+            return [], None
+        before = np.concatenate([[self.wm], wms[:-1]]).astype(np.int64)
+        late = ts <= before
+        keep = ~late
+        if keep.any():
+            self._add_pending(key_ids[keep], ts[keep], gid[keep], atoms[keep],
+                              {k: v[keep] for k, v in columns.items()})
+        rising = np.flatnonzero(wms > before)
+        if rising.size:
+            self.fire(wms[rising], gid[rising], out)
+        return np.flatnonzero(late).tolist(), None
 
-    def fire(self, step: int, wm: int, out: Collector) -> None:
-        """One watermark step: process ready events and expired windows of every key."""
-        out.step = step
-        ready: dict[int, list[int]] = {}
-        while self.pending and self.pending[0][0] <= wm:
-            _, g = self.pending.pop(0)
-            ready.setdefault(self.pending_data[g][0], []).append(g)
-        keys = set(ready)
-        keys.update(self._expired_keys(wm))
-        for k in sorted(keys):
-            ks = self._state(k)
-            for g in ready.get(k, ()):
-                _, t, row, atoms = self.pending_data.pop(g)
-                self.engine.advance(ks, k, t, out)
-                self._process_event(k, ks, g, t, row, atoms, out)
-            self.engine.advance(ks, k, wm, out)
-            self._settle_key(k, ks)
+    def fire(self, wm_vals: np.ndarray, wm_steps: np.ndarray, out: Collector) -> None:
+        """Watermark steps (rising values ``wm_vals`` at steps ``wm_steps``): process the ready
+        events and expired windows of every key, as Flink's operator would at each step."""
+        wm_end = int(wm_vals[-1])
+        ready = self.p_ts <= wm_end
+        idx = np.flatnonzero(ready)
+        order = idx[np.lexsort((self.p_gid[idx], self.p_ts[idx], self.p_key[idx]))]
+        ts = self.p_ts
+        fj = np.maximum(np.searchsorted(wm_vals, ts[order], "left"),
+                        np.searchsorted(wm_steps, self.p_gid[order], "left"))
+        steps = wm_steps[fj]
+        cols = self.p_cols or {}
+        self._walk(self.p_key[order], ts[order], self.p_gid[order], self.p_atoms[order],
+                   {k: v[order] for k, v in cols.items()}, steps, wm_vals.tolist(),
+                   wm_steps.tolist(), fj, out)
+        rest = np.flatnonzero(~ready)
+        self.p_key, self.p_ts, self.p_gid = self.p_key[rest], self.p_ts[rest], self.p_gid[rest]
+        self.p_atoms = self.p_atoms[rest]
+        self.p_cols = {k: v[rest] for k, v in cols.items()}
+        self.wm = wm_end
+
+    def _walk(self, o_key: np.ndarray, ts: np.ndarray, gid: np.ndarray, o_atoms: np.ndarray,
+              o_cols: Mapping[str, np.ndarray], steps: np.ndarray, wm_vals: list[int],
+              wm_steps: list[int], fj: np.ndarray, out: Collector) -> None:
+        """Process events (sorted by key, then processing order) key by key; event ``r``
+        belongs to watermark step ``fj[r]`` (output step ``steps[r]``); keys whose windows
+        expire at a step (values ``wm_vals`` at steps ``wm_steps``) are advanced there."""
+        n = o_key.shape[0]
+        if n:
+            starts = np.flatnonzero(np.concatenate([[True], o_key[1:] != o_key[:-1]]))
+            pos = np.arange(n) - np.repeat(starts, np.diff(np.append(starts, n)))
+        else:
+            pos = np.zeros(0, np.int64)
+        names = list(o_cols)
+        lists: list[list[Any]] = []
+
+        def row(r: int) -> dict[str, Any]:
+            if not lists and names:
+                lists.extend(o_cols[c].tolist() for c in names)
+            return dict(zip(names, [lst[r] for lst in lists], strict=True))
+
+        if self.optimize:
+            ar = np.arange(n)
+            a3 = self.analysis.atoms3(o_atoms, o_cols,
+                                      lambda k: np.where(pos >= k, ar - k, -1))
+            c3 = self.analysis.conds3(a3)
+            inert = self.analysis.inert_at_start(c3).tolist()
+            a_l: list[Any] = a3.tolist()
+            c_l: list[Any] = c3.tolist()
+        else:
+            inert = [False] * n
+            a_l = list(o_atoms)
+            c_l = [None] * n
+        k_l = o_key.tolist()
+        ts_l = ts.tolist()
+        g_l = gid.tolist()
+        st_l = steps.tolist()
+        fj_l = fj.tolist()
+        touched: set[int] = set()
+        i = 0
+        while i < n:
+            k = k_l[i]
+            j = i + 1
+            while j < n and k_l[j] == k:
+                j += 1
+            touched.add(k)
+            self._walk_key(k, range(i, j), ts_l, g_l, st_l, fj_l, a_l, c_l, inert, row,
+                           wm_vals, wm_steps, out)
+            i = j
+        last = wm_vals[-1]
+        for k in sorted(set(self._expired_keys(last)) - touched):
+            self._walk_key(k, range(0), ts_l, g_l, st_l, fj_l, a_l, c_l, inert, row,
+                           wm_vals, wm_steps, out)
+        if self.history_depth:
+            for k in touched:
+                h = self.history.get(k)
+                if h is not None:
+                    for q, x in enumerate(h):
+                        if isinstance(x, int):
+                            h[q] = row(x)
+
+    def _walk_key(self, k: int, rs: range, ts_l: list[int], g_l: list[int], st_l: list[int],
+                  fj_l: list[int], a_l: list[Any], c_l: list[Any], inert: list[bool],
+                  row: Callable[[int], dict[str, Any]], wm_vals: list[int],
+                  wm_steps: list[int], out: Collector) -> None:
+        engine = self.engine
+        ks = self.keys.get(k)
+        seq = ks.seq if ks is not None else self.seqs.get(k, 0)
+        d = engine.deadline(ks) if ks is not None else MAX_TIMESTAMP
+        depth = self.history_depth
+        h: deque[Any] | None = None
+        if depth:
+            h = self.history.get(k)
+            if h is None:
+                h = self.history[k] = deque(maxlen=depth)
+        done = -1
+        cur = -1
+
+        def expire(limit: int) -> None:
+            nonlocal ks, d, done, seq
+            while ks is not None and d <= wm_vals[limit]:
+                jj = max(bisect.bisect_left(wm_vals, d), done + 1)
+                if jj > limit:
+                    break
+                out.step = wm_steps[jj]
+                engine.advance(ks, k, wm_vals[jj], out)
+                done = jj
+                if ks.empty():
+                    seq = ks.seq
+                    self.seqs[k] = seq
+                    del self.keys[k]
+                    ks, d = None, MAX_TIMESTAMP
+                else:
+                    d = engine.deadline(ks)
+
+        for r in rs:
+            fj = fj_l[r]
+            if fj != cur:
+                if cur >= 0:
+                    expire(cur)
+                if fj > 0:
+                    expire(fj - 1)
+                cur = fj
+            if ks is None:
+                if inert[r]:
+                    seq += 1
+                    if h is not None:
+                        h.append(r)
+                    continue
+                ks = self.keys[k] = KeyState(seq=seq)
+                d = MAX_TIMESTAMP
+            t = ts_l[r]
+            out.step = st_l[r]
+            if d <= t:
+                engine.advance(ks, k, t, out)
+            cr = c_l[r]
+            ev = EventIn(g_l[r], ks.seq, t, None, a_l[r], cr, partial(row, r),
+                         {} if cr is not None and 2 not in cr else None)
+            ks.seq += 1
+            if h is not None:
+                engine.history = _HistView(h, row)
+                try:
+                    engine.process(ks, k, ev, out)
+                finally:
+                    engine.history = ()
+                h.append(r)
+            else:
+                engine.process(ks, k, ev, out)
+            if ks.empty():
+                seq = ks.seq
+                self.seqs[k] = seq
+                del self.keys[k]
+                ks, d = None, MAX_TIMESTAMP
+            else:
+                d = engine.deadline(ks)
+        if cur >= 0:
+            expire(cur)
+        expire(len(wm_vals) - 1)
+        if ks is None:
+            self.seqs[k] = seq
+        self._settle_key(k, ks)
 
     def advance_watermark(self, wm: int, step: int, out: Collector) -> None:
         """A watermark step without a record."""
         if wm > self.wm:
-            self.wm = wm
-            self.fire(step, wm, out)
+            self.fire(np.asarray([wm], np.int64), np.asarray([step], np.int64), out)
 
     def advance_all(self, t: int, step: int, out: Collector) -> None:
         """Advance every key with an expired window to time ``t`` (processing-time timers)."""
         out.step = step
         self.ptime = t
         for k in sorted(self._expired_keys(t)):
-            ks = self._state(k)
+            ks = self.keys[k]
             self.engine.advance(ks, k, t, out)
             self._settle_key(k, ks)
 
@@ -211,8 +382,7 @@ class ReferenceRuntime:
         """End of input: advance to ``MAX_TIMESTAMP`` and drop what is left; return the number
         of dropped partial/pending matches."""
         if self.event_time:
-            self.wm = MAX_TIMESTAMP
-            self.fire(step, MAX_TIMESTAMP, out)
+            self.advance_watermark(MAX_TIMESTAMP, step, out)
         else:
             self.advance_all(MAX_TIMESTAMP, step, out)
         dropped = 0
@@ -232,7 +402,7 @@ class ReferenceRuntime:
             "keys": len(self.keys),
             "partial_matches": sum(len(ks.partials) for ks in self.keys.values()),
             "pending_matches": sum(len(ks.completed) for ks in self.keys.values()),
-            "buffered_events": len(self.pending),
+            "buffered_events": int(self.p_key.shape[0]),
             "stored_events": len(self.buffer.events),
             "buffer_nodes": len(self.buffer.nodes),
         }
@@ -245,134 +415,11 @@ class ReferenceRuntime:
     # -- snapshot ---------------------------------------------------------------------------
     def export_state(self, schema: Mapping[str, np.dtype[Any]]) -> dict[str, Any]:
         """The engine-neutral state tree (see :mod:`cep.state`)."""
-
-        def cols(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-            arrays = {}
-            for k, dt in schema.items():
-                arr = np.empty(len(rows), dt)
-                arr[:] = [r[k] for r in rows]
-                arrays[k] = arr
-            return encode_columns(arrays)
-
-        ev_ids = sorted(self.buffer.events)
-        evs = [self.buffer.events[i] for i in ev_ids]
-        node_ids = sorted(self.buffer.nodes)
-        renum = {old: new for new, old in enumerate(node_ids)}
-        nodes = [self.buffer.nodes[i] for i in node_ids]
-        pm: dict[str, list[list[int]]] = {"partials": [], "completed": []}
-        for k in sorted(self.keys):
-            ks = self.keys[k]
-            for part, items in (("partials", ks.partials), ("completed", ks.completed)):
-                for p in items:
-                    pm[part].append([k, p.state, renum.get(p.node, -1), p.start_ts, p.prev_ts,
-                                     p.start_seq])
-        seqs = dict(self.seqs)
-        for k, ks in self.keys.items():
-            seqs[k] = ks.seq
-        buffered = [(g, *self.pending_data[g]) for _, g in self.pending]
-        n_atoms = len(self.nfa.atoms)
-
-        def table(rows: list[list[int]]) -> dict[str, np.ndarray]:
-            arr = np.asarray(rows, np.int64).reshape(-1, 6)
-            return dict(zip(("key", "state", "node", "start_ts", "prev_ts", "start_seq"),
-                            arr.T.copy(), strict=True))
-
-        hist_keys = sorted(self.history)
-        hist_rows = [r for k in hist_keys for r in self.history[k]]
-        return {
-            "history": {"key": np.asarray([k for k in hist_keys for _ in self.history[k]],
-                                          np.int64),
-                        "columns": cols(hist_rows)},
-            "events": {"id": np.asarray(ev_ids, np.int64),
-                       "seq": np.asarray([e.seq for e in evs], np.int64),
-                       "ts": np.asarray([e.ts for e in evs], np.int64),
-                       "columns": cols([e.row for e in evs])},
-            "nodes": {"id": np.arange(len(nodes), dtype=np.int64),
-                      "stage": np.asarray([n.stage for n in nodes], np.int64),
-                      "event": np.asarray([n.event for n in nodes], np.int64),
-                      "parent": np.asarray([renum[n.parent] if n.parent >= 0 else -1
-                                            for n in nodes], np.int64)},
-            "partials": table(pm["partials"]),
-            "completed": table(pm["completed"]),
-            "seqs": {"key": np.asarray(sorted(seqs), np.int64),
-                     "seq": np.asarray([seqs[k] for k in sorted(seqs)], np.int64)},
-            "buffered": {"id": np.asarray([b[0] for b in buffered], np.int64),
-                         "key": np.asarray([b[1] for b in buffered], np.int64),
-                         "ts": np.asarray([b[2] for b in buffered], np.int64),
-                         "atoms": np.asarray([b[4] for b in buffered], np.bool_).reshape(
-                             len(buffered), n_atoms),
-                         "columns": cols([b[3] for b in buffered])},
-            "wm": self.wm,
-            "ptime": self.ptime,
-        }
+        from cep._ref_state import export_ref
+        return export_ref(self, schema)
 
     def import_state(self, state: Mapping[str, Any],
                      schema: Mapping[str, np.dtype[Any]]) -> None:
         """Load a tree from :meth:`export_state` (of either runtime) into this fresh one."""
-        names = list(schema)
-
-        def rows(obj: Mapping[str, Any], n: int) -> list[dict[str, Any]]:
-            cols = decode_columns(obj, schema, n)
-            lists = [cols[c].tolist() for c in names]
-            return [dict(zip(names, vals, strict=True)) for vals in zip(*lists, strict=True)
-                    ] if names else [{} for _ in range(n)]
-
-        ev = state["events"]
-        ne = len(ev["id"])
-        e = records(ne, id=ev["id"], seq=ev["seq"], ts=ev["ts"])
-        for i, row in enumerate(rows(ev["columns"], ne)):
-            self.buffer.events[int(e["id"][i])] = StoredEvent(int(e["seq"][i]),
-                                                              int(e["ts"][i]), row)
-        nd = state["nodes"]
-        nn = len(nd["id"])
-        n = records(nn, id=nd["id"], stage=nd["stage"], event=nd["event"],
-                    parent=nd["parent"])
-        for i in range(nn):
-            node = _Node(int(n["stage"][i]), int(n["event"][i]), int(n["parent"][i]))
-            self.buffer.nodes[int(n["id"][i])] = node
-            self.buffer.events[node.event].refs += 1
-            if node.parent >= 0:
-                self.buffer.nodes[node.parent].refs += 1
-        self.buffer._next_node = nn
-        for part in ("partials", "completed"):
-            t = state[part]
-            m = len(t["key"])
-            r = records(m, **{f: t[f] for f in ("key", "state", "node", "start_ts",
-                                                 "prev_ts", "start_seq")})
-            for i in range(m):
-                k = int(r["key"][i])
-                ks = self.keys.get(k)
-                if ks is None:
-                    ks = self.keys[k] = KeyState()
-                p = Partial(int(r["state"][i]), int(r["node"][i]), int(r["start_ts"][i]),
-                            int(r["prev_ts"][i]), int(r["start_seq"][i]))
-                self.buffer.lock(p.node)
-                (ks.partials if part == "partials" else ks.completed).append(p)
-        sq = state["seqs"]
-        for k, q in zip(np.asarray(sq["key"]).tolist(), np.asarray(sq["seq"]).tolist(),
-                        strict=True):
-            if k in self.keys:
-                self.keys[k].seq = q
-            else:
-                self.seqs[k] = q
-        b = state["buffered"]
-        nb = len(b["id"])
-        r = records(nb, id=b["id"], key=b["key"], ts=b["ts"])
-        atoms = np.asarray(b["atoms"], np.bool_).reshape(nb, len(self.nfa.atoms))
-        for i, row in enumerate(rows(b["columns"], nb)):
-            g, t = int(r["id"][i]), int(r["ts"][i])
-            self.pending.add((t, g))
-            self.pending_data[g] = (int(r["key"][i]), t, row, atoms[i].copy())
-        self.wm = int(state["wm"])
-        self.ptime = int(state["ptime"])
-        hist = state.get("history")
-        if hist is not None and self.history_depth:
-            nh = len(hist["key"])
-            hk = np.asarray(hist["key"], np.int64).tolist()
-            for k, row in zip(hk, rows(hist["columns"], nh), strict=True):
-                h = self.history.get(k)
-                if h is None:
-                    h = self.history[k] = deque(maxlen=self.history_depth)
-                h.append(row)
-        for k, ks in list(self.keys.items()):
-            self._settle_key(k, ks)
+        from cep._ref_state import import_ref
+        import_ref(self, state, schema)

@@ -7,13 +7,41 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from cep import AfterMatchSkipStrategy, MalformedPatternError, Pattern, col, compile_pattern
+from cep import (
+    AfterMatchSkipStrategy,
+    MalformedPatternError,
+    Pattern,
+    col,
+    compile_pattern,
+    match_count,
+    match_sum,
+)
 
 KINDS = ("a", "b", "c", "d")
 
 
 @st.composite
-def conditions(draw: st.DrawFn) -> Any:
+def iterative_conditions(draw: st.DrawFn, name: str) -> Any:
+    """Conditions reading earlier events (``Prev``) or the partial match, often behind a
+    simple conjunct (the reference runtime's batch analysis splits those)."""
+    from cep.expr import Prev
+    simple = draw(conditions(iterative=False))
+    choice = draw(st.integers(0, 4))
+    if choice == 0:
+        return simple & (col("price") > Prev(col("price"), draw(st.integers(1, 2))))
+    if choice == 1:
+        return (col("price") * 2 >= Prev(col("price"), 1) + 1) | simple
+    if choice == 2:
+        return simple & (match_count(name) < draw(st.integers(1, 3)))
+    if choice == 3:
+        return simple & (col("price") >= match_sum(name, "price") - 4)
+    return ~(simple & (Prev(col("kind"), 1) == col("kind")))
+
+
+@st.composite
+def conditions(draw: st.DrawFn, iterative: bool = False, name: str = "") -> Any:
+    if iterative and draw(st.integers(0, 2)) > 0:
+        return draw(iterative_conditions(name))
     choice = draw(st.integers(0, 3))
     if choice == 0:
         return col("kind") == draw(st.sampled_from(KINDS))
@@ -27,7 +55,7 @@ def conditions(draw: st.DrawFn) -> Any:
 
 
 def _stage(p: Pattern | None, draw: st.DrawFn, name: str, first: bool,
-           allow_group: bool) -> Pattern:
+           allow_group: bool, iterative: bool = False) -> Pattern:
     if p is not None and not first:
         verbs = ["next", "followed_by", "followed_by_any", "not_next", "not_followed_by"]
         verb = draw(st.sampled_from(verbs))
@@ -35,8 +63,8 @@ def _stage(p: Pattern | None, draw: st.DrawFn, name: str, first: bool,
         verb = "begin"
     negated = verb.startswith("not_")
     if allow_group and not negated and draw(st.integers(0, 5)) == 0:
-        inner = _stage(None, draw, name + "g0", True, False)
-        inner = _stage(inner, draw, name + "g1", False, False)
+        inner = _stage(None, draw, name + "g0", True, False, iterative)
+        inner = _stage(inner, draw, name + "g1", False, False, iterative)
         target: Any = inner
     else:
         target = name
@@ -47,9 +75,9 @@ def _stage(p: Pattern | None, draw: st.DrawFn, name: str, first: bool,
         assert p is not None
         q = getattr(p, verb)(target)
     if isinstance(target, str):
-        q = q.where(draw(conditions()))
+        q = q.where(draw(conditions(iterative, name)))
         if draw(st.booleans()) and not negated:
-            q = q.or_(draw(conditions()))
+            q = q.or_(draw(conditions(iterative, name)))
     if negated:
         return q
     quant = draw(st.sampled_from(["single", "single", "times", "range", "loop", "loop_n"]))
@@ -81,13 +109,14 @@ def _stage(p: Pattern | None, draw: st.DrawFn, name: str, first: bool,
 
 
 @st.composite
-def patterns(draw: st.DrawFn) -> Pattern:
-    """A random valid pattern (malformed draws are rejected)."""
+def patterns(draw: st.DrawFn, iterative: bool = False) -> Pattern:
+    """A random valid pattern (malformed draws are rejected); ``iterative``: conditions may
+    read earlier events or the partial match."""
     n = draw(st.integers(1, 4))
     p: Pattern | None = None
     try:
         for i in range(n):
-            p = _stage(p, draw, f"s{i}", i == 0, True)
+            p = _stage(p, draw, f"s{i}", i == 0, True, iterative)
         assert p is not None
         if draw(st.booleans()):
             p = p.within(draw(st.integers(3, 40)))
