@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import runpy
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -147,7 +147,7 @@ def _check(files: list[Path], job_path: Path | None) -> int:
     return EXIT_OK
 
 
-def _check_windows(job: Any, types: dict[str, str]) -> list[str]:
+def _check_windows(job: Any, types: Mapping[str, str]) -> list[str]:
     from cep.errors import CepError
     from connectors.pipeline import WindowRunner
     from windows.errors import WindowError

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -275,6 +275,19 @@ def _no_extra(table: Mapping[str, Any], allowed: Sequence[str], where: str) -> N
         raise JobFileError(f"{where}: unknown key(s) {extra}; allowed: {sorted(allowed)}")
 
 
+def _array_of_tables(doc: Mapping[str, Any], key: str, where: str
+                     ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """``(index, location, table)`` of each ``[[key]]`` entry, checked to be tables."""
+    items = doc.get(key, [])
+    if not isinstance(items, list):
+        raise JobFileError(f"{where}: '{key}' must be an array of tables ([[{key}]])")
+    for i, t in enumerate(items):
+        w = f"{where} [[{key}]] #{i + 1}"
+        if not isinstance(t, dict):
+            raise JobFileError(f"{w}: must be a table")
+        yield i, w, t
+
+
 def _str(table: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str | None:
     value = table.get(key, default)
     if value is not None and (not isinstance(value, str) or not value):
@@ -333,10 +346,7 @@ def _aggregates(value: Any, where: str) -> dict[str, tuple[str, str | None]]:
     return out
 
 
-def _window(t: Any, i: int, where: str) -> WindowSpec:
-    w = f"{where} [[windows]] #{i + 1}"
-    if not isinstance(t, dict):
-        raise JobFileError(f"{w}: must be a table")
+def _window(t: dict[str, Any], w: str) -> WindowSpec:
     _no_extra(t, ["name", "key", "type", "size", "slide", "gap", "offset", "allowed_lateness",
                   "aggregates", "where", "having"], w)
     name = _str(t, "name", w)
@@ -368,14 +378,8 @@ def _window(t: Any, i: int, where: str) -> WindowSpec:
 
 
 def _rules(doc: Mapping[str, Any], base: Path, where: str) -> tuple[RuleSpec, ...]:
-    items = doc.get("rules", [])
-    if not isinstance(items, list):
-        raise JobFileError(f"{where}: 'rules' must be an array of tables ([[rules]])")
     out = []
-    for i, t in enumerate(items):
-        w = f"{where} [[rules]] #{i + 1}"
-        if not isinstance(t, dict):
-            raise JobFileError(f"{w}: must be a table")
+    for i, w, t in _array_of_tables(doc, "rules", where):
         _no_extra(t, ["file", "sql"], w)
         file, sql = _str(t, "file", w), _str(t, "sql", w)
         if (file is None) == (sql is None):
@@ -392,14 +396,8 @@ def _rules(doc: Mapping[str, Any], base: Path, where: str) -> tuple[RuleSpec, ..
 
 
 def _sinks(doc: Mapping[str, Any], base: Path, where: str) -> tuple[SinkSpec, ...]:
-    items = doc.get("sinks", [])
-    if not isinstance(items, list):
-        raise JobFileError(f"{where}: 'sinks' must be an array of tables ([[sinks]])")
     out = []
-    for i, t in enumerate(items):
-        w = f"{where} [[sinks]] #{i + 1}"
-        if not isinstance(t, dict):
-            raise JobFileError(f"{w}: must be a table")
+    for _, w, t in _array_of_tables(doc, "sinks", where):
         _no_extra(t, ["path", "format", "outputs"], w)
         path = _str(t, "path", w)
         if path is None:
@@ -415,7 +413,7 @@ def _sinks(doc: Mapping[str, Any], base: Path, where: str) -> tuple[SinkSpec, ..
                 raise JobFileError(f"{w}: a CSV sink holds one output: name exactly one in "
                                    "'outputs' or put {output} in the path")
         resolved = path if path == "-" else str(base / path)
-        out.append(SinkSpec(resolved, fmt,
+        out.append(SinkSpec(resolved, "csv" if fmt == "csv" else "jsonl",
                             _names(t["outputs"], f"{w}.outputs") if "outputs" in t else None))
     return tuple(out)
 
@@ -460,16 +458,13 @@ def parse_job(doc: Mapping[str, Any], *, path: Path | None = None) -> JobSpec:
     _no_extra(wm, ["max_out_of_orderness"], f"{where} [watermarks]")
     delay = parse_duration(wm.get("max_out_of_orderness", 0),
                            what=f"{where} [watermarks].max_out_of_orderness")
-    windows = doc.get("windows", [])
-    if not isinstance(windows, list):
-        raise JobFileError(f"{where}: 'windows' must be an array of tables ([[windows]])")
     dead = _table(doc, "dead_letters", where)
     _no_extra(dead, ["path"], f"{where} [dead_letters]")
     dead_path = _str(dead, "path", "dead_letters")
     spec = JobSpec(
         name=name, path=path, source=_source(doc, base, where), schema=schema,
         max_out_of_orderness=delay, batch_size=batch_size, rules=_rules(doc, base, where),
-        windows=tuple(_window(t, i, where) for i, t in enumerate(windows)),
+        windows=tuple(_window(t, w) for _, w, t in _array_of_tables(doc, "windows", where)),
         sinks=_sinks(doc, base, where),
         dead_letters=None if dead_path is None else str(base / dead_path),
         kafka=_table(doc, "kafka", where))

@@ -23,15 +23,16 @@ Outputs are JSON messages with an ``"output"`` member naming the rule or window,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from connectors.errors import JobFileError
-from connectors.jobfile import JobSpec, parse_duration
+from connectors.jobfile import JobSpec, WindowSpec, parse_duration
 from connectors.pipeline import Output, Pipeline, RuleRunner, WindowRunner
 
-__all__ = ["PipelineOperator", "kafka_config"]
+__all__ = ["PipelineOperator", "kafka_config", "kafka_connection"]
 
 _KEYS = ("bootstrap_servers", "topics", "output_topic", "late_topic", "dead_letter_topic",
          "guarantee", "checkpoint_interval", "worker_id", "stop_at_eof", "settings",
@@ -64,21 +65,13 @@ class PipelineOperator:
             streams[stream] = {"output": np.full(n, parts[0].name, dtype=object), **cols}
         return streams
 
-    def _wm(self) -> int:
-        op = self.runner.op
-        return int(op.current_watermark) if hasattr(op, "current_watermark") else \
-            int(getattr(self.runner, "_wm", np.iinfo(np.int64).min))
-
     def process(self, columns: Mapping[str, np.ndarray], timestamps: Any = None,
                 watermarks: Any = None, processing_time: int | None = None
                 ) -> dict[str, dict[str, np.ndarray]]:
         """Feed one batch of a partition; returns ``{"results": ..., "late": ...}``."""
-        ts = np.asarray(timestamps, np.int64)
-        wms = np.asarray(watermarks, np.int64)
-        outs = self.runner.process(dict(columns), ts, wms, self._wm())
-        if wms.shape[0]:
-            outs += self.runner.advance(int(wms[-1]))
-        return self._streams(outs)
+        return self._streams(self.runner.process(dict(columns),
+                                                 np.asarray(timestamps, np.int64),
+                                                 np.asarray(watermarks, np.int64)))
 
     def finish(self) -> dict[str, dict[str, np.ndarray]]:
         """End of input."""
@@ -91,8 +84,42 @@ class PipelineOperator:
     def restore(self, state: Any) -> None:
         """Restore :meth:`snapshot` output."""
         self.runner.op.restore(state)
-        if isinstance(self.runner, WindowRunner):
-            self.runner._wm = int(self.runner.op.current_watermark)
+
+
+def _rule_operator(rule: Any) -> PipelineOperator:
+    return PipelineOperator(RuleRunner(rule))
+
+
+def _window_operator(spec: WindowSpec, types: Mapping[str, str]) -> PipelineOperator:
+    return PipelineOperator(WindowRunner(spec, types))
+
+
+def kafka_connection(job: JobSpec) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """Check a job's ``[kafka]`` table and return its bootstrap servers, input topics and
+    librdkafka settings.
+
+    Raises
+    ------
+    JobFileError
+        For unknown keys, or missing or malformed ``bootstrap_servers``, ``topics`` or
+        ``settings``.
+    """
+    k = job.kafka
+    where = f"{job.path or '<job>'} [kafka]"
+    extra = sorted(set(k) - set(_KEYS))
+    if extra:
+        raise JobFileError(f"{where}: unknown key(s) {extra}; allowed: {sorted(_KEYS)}")
+    if not isinstance(k.get("bootstrap_servers"), str):
+        raise JobFileError(f"{where}: bootstrap_servers must be 'host:port[,...]'")
+    topics = k.get("topics")
+    if isinstance(topics, str):
+        topics = [topics]
+    if not isinstance(topics, list) or not topics or not all(isinstance(t, str) for t in topics):
+        raise JobFileError(f"{where}: topics must be a list of input topic names")
+    settings = k.get("settings", {})
+    if not isinstance(settings, dict):
+        raise JobFileError(f"{where}: settings must be a table of librdkafka settings")
+    return k["bootstrap_servers"], tuple(topics), {str(a): b for a, b in settings.items()}
 
 
 def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
@@ -122,19 +149,7 @@ def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
 
     k = job.kafka
     where = f"{job.path or '<job>'} [kafka]"
-    extra = sorted(set(k) - set(_KEYS))
-    if extra:
-        raise JobFileError(f"{where}: unknown key(s) {extra}; allowed: {sorted(_KEYS)}")
-    if not isinstance(k.get("bootstrap_servers"), str):
-        raise JobFileError(f"{where}: bootstrap_servers must be 'host:port[,...]'")
-    topics = k.get("topics")
-    if isinstance(topics, str):
-        topics = [topics]
-    if not isinstance(topics, list) or not topics or not all(isinstance(t, str) for t in topics):
-        raise JobFileError(f"{where}: topics must be a list of input topic names")
-    settings = k.get("settings", {})
-    if not isinstance(settings, dict):
-        raise JobFileError(f"{where}: settings must be a table of librdkafka settings")
+    bootstrap, topics, settings = kafka_connection(job)
     pipeline = Pipeline(job)  # compiles and checks every rule and window once
     out_topic = str(k.get("output_topic", f"{job.name}.alerts"))
     late_topic = str(k.get("late_topic", f"{job.name}.late"))
@@ -142,14 +157,14 @@ def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
     for r in pipeline.rules:
         key = r.rule.partition_by[0] if r.rule.partition_by else None
         specs.append(OperatorSpec(
-            r.name, (lambda rule=r.rule: PipelineOperator(RuleRunner(rule))),
+            r.name, partial(_rule_operator, r.rule),
             {"results": OutputSpec(out_topic, key=key, headers={"output": r.name}),
              "late": OutputSpec(late_topic, key=None, headers={"output": r.name})}))
     types = {f.name: f.type for f in job.schema.fields}
     for w in pipeline.windows:
         key = w.spec.key[0] if w.spec.key else None
         specs.append(OperatorSpec(
-            w.name, (lambda spec=w.spec: PipelineOperator(WindowRunner(spec, types))),
+            w.name, partial(_window_operator, w.spec, types),
             {"results": OutputSpec(out_topic, key=key, headers={"output": w.name}),
              "late": OutputSpec(late_topic, key=None, headers={"output": w.name})}))
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(job.max_out_of_orderness)
@@ -157,13 +172,13 @@ def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
     if guarantee not in ("exactly-once", "at-least-once"):
         raise JobFileError(f"{where}: guarantee must be 'exactly-once' or 'at-least-once'")
     return KafkaJobConfig(
-        bootstrap=k["bootstrap_servers"], job_id=job.name, topics=tuple(topics),
+        bootstrap=bootstrap, job_id=job.name, topics=topics,
         schema=job.schema, operators=tuple(specs), watermarks=strategy, guarantee=guarantee,
         checkpoint_interval=parse_duration(k.get("checkpoint_interval", 1000),
                                            what=f"{where}.checkpoint_interval") or 1,
         dead_letter_topic=k.get("dead_letter_topic"),
         worker_id=str(worker_id if worker_id is not None else k.get("worker_id", "0")),
-        settings={str(a): b for a, b in settings.items()},
+        settings=settings,
         max_batch=int(k.get("max_batch", 10_000)),
         stop_at_eof=bool(k.get("stop_at_eof", False)),
         finish_at_eof=bool(k.get("stop_at_eof", False)))

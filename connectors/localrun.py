@@ -25,9 +25,15 @@ from typing import IO, Any
 
 import numpy as np
 
-from connectors.batches import Batch
+from connectors.batches import Batch, DeadLetter
 from connectors.files import read_file
-from connectors.filesinks import CsvSink, DeadLetterWriter, JsonLinesSink, format_json_lines
+from connectors.filesinks import (
+    CsvSink,
+    DeadLetterWriter,
+    JsonLinesSink,
+    format_csv,
+    format_json_lines,
+)
 from connectors.jobfile import JobSpec, SinkSpec
 from connectors.pipeline import Output, Pipeline
 from windows import WatermarkStrategy
@@ -68,10 +74,29 @@ class RunSummary:
         """Records per wall-clock second."""
         return self.records / self.seconds if self.seconds > 0 else 0.0
 
-    @property
-    def late(self) -> int:
-        """Late-record rows over all operators."""
-        return sum(v for k, v in self.outputs.items() if k.endswith(".late"))
+
+class _DeadLetters:
+    """The dead-letter file, created with its folder on the first dead letter."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: DeadLetterWriter | None = None
+
+    def write(self, letters: Iterable[DeadLetter]) -> int:
+        letters = list(letters)
+        if not letters:
+            return 0
+        if self._writer is None:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._writer = DeadLetterWriter(self.path)
+        return self._writer.write(letters)
+
+    def close(self) -> list[str]:
+        """Close the file; the files written (none if there was no dead letter)."""
+        if self._writer is None:
+            return []
+        self._writer.close()
+        return [self.path]
 
 
 def _selects(spec: SinkSpec, name: str) -> bool:
@@ -139,7 +164,6 @@ def _format_sorted(outputs: list[Output], spec: SinkSpec) -> Iterator[tuple[str,
             rows.sort()
             yield target, b"".join(r[2] for r in rows)
         return
-    from connectors.filesinks import format_csv
     by_name: dict[str, list[Output]] = {}
     for o in chosen:
         by_name.setdefault(o.name, []).append(o)
@@ -193,7 +217,7 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
     ev_col = spec.schema.event_time
     summary = RunSummary(outputs={n: 0 for n in pipeline.output_names})
     sinks = _SinkSet(spec.sinks, stdout)
-    dead: DeadLetterWriter | None = None
+    dead = _DeadLetters(spec.dead_letter_path)
     held: list[Output] = []
 
     def emit(outs: list[Output]) -> None:
@@ -207,34 +231,25 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
     batches: Iterator[Batch] = read_file(path, spec.schema, format=spec.source.format,
                                          batch_size=batch_size or spec.batch_size,
                                          **spec.source.options)
-    wm = MIN_TIMESTAMP
     try:
         for batch in batches:
-            if batch.dead_letters:
-                if dead is None:
-                    Path(spec.dead_letter_path).parent.mkdir(parents=True, exist_ok=True)
-                    dead = DeadLetterWriter(spec.dead_letter_path)
-                summary.dead_letters += dead.write(batch.dead_letters)
+            summary.dead_letters += dead.write(batch.dead_letters)
             n = batch.num_rows
             if n == 0:
                 continue
             ts = batch.columns[ev_col]
             wms = tracker.advance(ts, processing_time=0)
-            emit(pipeline.process(batch.columns, ts, wms, wm))
-            wm = int(wms[-1])
+            emit(pipeline.process(batch.columns, ts, wms))
             summary.records += n
-            summary.watermark = wm
+            summary.watermark = int(wms[-1])
             if progress is not None:
                 summary.seconds = time.perf_counter() - t0
-                progress(summary, wm)
+                progress(summary, summary.watermark)
         emit(pipeline.finish())
         if deterministic:
             write_sorted(held, sinks)
     finally:
-        summary.files = sinks.close()
-        if dead is not None:
-            dead.close()
-            summary.files.append(spec.dead_letter_path)
+        summary.files = sinks.close() + dead.close()
     summary.seconds = time.perf_counter() - t0
     return summary
 

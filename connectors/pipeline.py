@@ -13,13 +13,12 @@ the unfiltered stream, so filtering never changes which records are late.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cep import CepOperator
 from cep.outputs import CepOutput
 from connectors.errors import JobFileError
 from connectors.jobfile import JobSpec, WindowSpec
@@ -117,18 +116,8 @@ class RuleRunner:
     def __init__(self, rule: Any) -> None:
         self.rule = rule
         self.name: str = rule.name
-        keys = tuple(rule.partition_by)
-        self._keys = keys
-        self._key_col = (None if not keys else keys[0] if len(keys) == 1 else "__partition")
-        self.op = CepOperator(rule.pattern, key=self._key_col, time="event", engine="auto",
-                              emit_timeouts=False)
+        self.op = rule.operator(engine="auto", emit_timeouts=False)
         self.matches = 0
-
-    def _prepare(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if self._key_col == "__partition":
-            columns = dict(columns)
-            columns["__partition"] = composite_key(columns, self._keys)
-        return columns
 
     def _outputs(self, res: CepOutput) -> list[Output]:
         outs = []
@@ -142,24 +131,31 @@ class RuleRunner:
             outs.append(_late_output(self.name, res.late.timestamps, res.late.columns))
         return outs
 
-    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray,
-                wm_before: int) -> list[Output]:
-        """Feed one batch (all rows; the rule's input filter is applied here)."""
-        n = ts.shape[0]
+    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray
+                ) -> list[Output]:
+        """Feed one batch (all rows; the rule's input filter is applied here). Afterwards the
+        operator's watermark is the batch's last watermark, even if its last rows were
+        filtered out."""
         outs: list[Output] = []
         if self.rule.input_filter is not None:
-            keep = _mask(self.rule.input_filter, columns, n)
-            first, wms = _filtered_watermarks(wms, wm_before, keep)
-            if first > self.op.current_watermark:
-                outs += self._outputs(self.op.advance_watermark(first))
+            keep = _mask(self.rule.input_filter, columns, ts.shape[0])
+            first, wms_kept = _filtered_watermarks(wms, self.op.current_watermark, keep)
+            outs += self.advance(first)
             columns = {k: v[keep] for k, v in columns.items()}
             ts = ts[keep]
+        else:
+            wms_kept = wms
         if ts.shape[0]:
-            outs += self._outputs(self.op.process(self._prepare(columns), ts, wms))
+            if self.rule.partition_by:
+                columns = dict(columns)
+                columns["__key__"] = self.rule.key_column(columns)
+            outs += self._outputs(self.op.process(columns, ts, wms_kept))
+        if wms.shape[0]:
+            outs += self.advance(int(wms[-1]))
         return outs
 
     def advance(self, watermark: int) -> list[Output]:
-        """Move the watermark (end of a batch whose last rows were filtered out)."""
+        """Move the watermark without records."""
         if watermark > self.op.current_watermark:
             return self._outputs(self.op.advance_watermark(watermark))
         return []
@@ -185,9 +181,10 @@ def _assigner(spec: WindowSpec) -> Any:
     return EventTimeSessionWindows.with_gap(spec.gap)
 
 
-_AGGS = {"count": aggregates.count, "sum": aggregates.sum, "min": aggregates.min,
-         "max": aggregates.max, "mean": aggregates.mean, "first": aggregates.first,
-         "last": aggregates.last}
+_AGGS: dict[str, Callable[..., Any]] = {
+    "count": aggregates.count, "sum": aggregates.sum, "min": aggregates.min,
+    "max": aggregates.max, "mean": aggregates.mean, "first": aggregates.first,
+    "last": aggregates.last}
 
 
 class WindowRunner:
@@ -233,7 +230,6 @@ class WindowRunner:
                 for n, (fn, arg) in spec.aggregates.items()}
         self.op = WindowOperator(_assigner(spec), aggs, key=self._key_col,
                                  allowed_lateness=spec.allowed_lateness)
-        self._wm = np.iinfo(np.int64).min
         self.results = 0
 
     def _outputs(self, res: WindowOutput) -> list[Output]:
@@ -264,28 +260,31 @@ class WindowRunner:
             outs.append(_late_output(self.name, res.late["timestamp"], late))
         return outs
 
-    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray,
-                wm_before: int) -> list[Output]:
-        """Feed one batch (all rows; ``where`` is applied here)."""
+    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray
+                ) -> list[Output]:
+        """Feed one batch (all rows; ``where`` is applied here). Afterwards the operator's
+        watermark is the batch's last watermark, even if its last rows were filtered out."""
         outs: list[Output] = []
         if self._where is not None:
             keep = _mask(self._where, columns, ts.shape[0])
-            first, wms = _filtered_watermarks(wms, wm_before, keep)
+            first, wms_kept = _filtered_watermarks(wms, self.op.current_watermark, keep)
             outs += self.advance(first)
             columns = {k: v[keep] for k, v in columns.items()}
             ts = ts[keep]
+        else:
+            wms_kept = wms
         if ts.shape[0]:
             if self._key_col == "__key":
                 columns = dict(columns)
                 columns["__key"] = composite_key(columns, self.spec.key)
-            outs += self._outputs(self.op.process(columns, ts, wms))
-            self._wm = max(self._wm, int(wms[-1]))
+            outs += self._outputs(self.op.process(columns, ts, wms_kept))
+        if wms.shape[0]:
+            outs += self.advance(int(wms[-1]))
         return outs
 
     def advance(self, watermark: int) -> list[Output]:
         """Move the watermark without records."""
-        if watermark > self._wm:
-            self._wm = watermark
+        if watermark > self.op.current_watermark:
             return self._outputs(self.op.advance_watermark(watermark))
         return []
 
@@ -332,8 +331,8 @@ class Pipeline:
                                "MATCH_RECOGNIZE (...) AS name)")
         self.output_names: tuple[str, ...] = tuple(names)
 
-    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray,
-                wm_before: int) -> list[Output]:
+    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray
+                ) -> list[Output]:
         """Run one batch through every operator.
 
         Parameters
@@ -343,30 +342,22 @@ class Pipeline:
             Event times (epoch ms).
         wms : ndarray of int64, shape (n,)
             Watermark after each record (see :meth:`windows.watermarks.WatermarkTracker.advance`).
-        wm_before : int
-            Watermark before the batch.
 
         Returns
         -------
         list of Output
         """
         outs: list[Output] = []
-        for op in (*self.rules, *self.windows):
-            outs += op.process(columns, ts, wms, wm_before)
-            if wms.shape[0]:
-                outs += op.advance(int(wms[-1]))
+        for op in self._operators():
+            outs += op.process(columns, ts, wms)
         return outs
 
     def finish(self) -> list[Output]:
         """End of input: every operator's watermark goes to the maximum."""
         outs: list[Output] = []
-        for op in (*self.rules, *self.windows):
+        for op in self._operators():
             outs += op.finish()
         return outs
 
-    def counts(self) -> dict[str, int]:
-        """Rows emitted so far per rule (matches) and window (results)."""
-        out = {r.name: r.matches for r in self.rules}
-        out.update({w.name: w.results for w in self.windows})
-        return out
-
+    def _operators(self) -> list[RuleRunner | WindowRunner]:
+        return [*self.rules, *self.windows]

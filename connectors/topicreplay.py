@@ -20,16 +20,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
 from connectors.batches import DeadLetter
 from connectors.errors import JobFileError
-from connectors.filesinks import DeadLetterWriter
 from connectors.jobfile import JobSpec
-from connectors.localrun import RunSummary, _SinkSet, write_sorted
+from connectors.kafkajob import kafka_connection
+from connectors.localrun import RunSummary, _DeadLetters, _SinkSet, write_sorted
 from connectors.pipeline import Output, Pipeline
 
 __all__ = ["Bound", "parse_bound", "replay_topic_range"]
@@ -96,7 +95,7 @@ def replay_topic_range(job: JobSpec, *, start: Bound | None = None, end: Bound |
     Raises
     ------
     JobFileError
-        If the job has no ``[kafka]`` table or names no topics.
+        If the job's ``[kafka]`` table lacks bootstrap servers or topics.
     KafkaJobError
         If the topics cannot be read or their ends are not reached in time.
     """
@@ -106,32 +105,26 @@ def replay_topic_range(job: JobSpec, *, start: Bound | None = None, end: Bound |
     from connectors.kafka_source import client_settings, decode_messages
     from windows import WatermarkStrategy
 
-    k = job.kafka
-    topics = k.get("topics")
-    if isinstance(topics, str):
-        topics = [topics]
-    if not k.get("bootstrap_servers") or not topics:
-        raise JobFileError("replaying a topic needs [kafka] bootstrap_servers and topics")
+    bootstrap, topics, settings = kafka_connection(job)
     t0 = time.perf_counter()
-    settings = {str(a): b for a, b in dict(k.get("settings", {})).items()}
     consumer = Consumer({
-        "bootstrap.servers": k["bootstrap_servers"],
+        "bootstrap.servers": bootstrap,
         "group.id": f"{job.name}.replay-{uuid.uuid4().hex}",
         "enable.auto.commit": False, "enable.partition.eof": True,
         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
         "fetch.queue.backoff.ms": 10, **client_settings(settings)})
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(job.max_out_of_orderness)
-    pipelines: dict[tuple[str, int], tuple[Pipeline, Any, list[int]]] = {}
+    pipelines: dict[tuple[str, int], tuple[Pipeline, Any]] = {}
     summary = RunSummary()
     held: list[Output] = []
-    dead: DeadLetterWriter | None = None
+    dead = _DeadLetters(job.dead_letter_path)
     sinks = _SinkSet(job.sinks, stdout)
     try:
         assign = []
         for topic in topics:
             md = consumer.list_topics(topic, timeout=15).topics.get(topic)
             if md is None or md.error is not None or not md.partitions:
-                raise KafkaJobError(f"topic {topic!r} not found on {k['bootstrap_servers']}")
+                raise KafkaJobError(f"topic {topic!r} not found on {bootstrap}")
             for p in sorted(md.partitions):
                 off = start.offset if start is not None and start.offset is not None else \
                     OFFSET_BEGINNING
@@ -155,49 +148,40 @@ def replay_topic_range(job: JobSpec, *, start: Bound | None = None, end: Bound |
                     continue
                 if tp not in pending:
                     continue
-                if end is not None and end.offset is not None and msg.offset() >= end.offset:
+                offset = int(msg.offset() or 0)  # data messages always have one
+                if end is not None and end.offset is not None and offset >= end.offset:
                     pending.discard(tp)
                     continue
-                ts = msg.timestamp()[1]
+                ts: int = msg.timestamp()[1]
                 if start is not None and start.timestamp is not None and ts < start.timestamp:
                     continue
                 if end is not None and end.timestamp is not None and ts >= end.timestamp:
                     continue
                 data.append(msg)
             for tp, b in decode_messages(data, job.schema).items():
-                if b.dead:
-                    if dead is None:
-                        dead = DeadLetterWriter(job.dead_letter_path)
-                    summary.dead_letters += dead.write(
-                        DeadLetter(f"{d.topic}/{d.partition}", d.offset,
-                                   (d.value or b"").decode("utf-8", "replace"), d.reason)
-                        for d in b.dead)
+                summary.dead_letters += dead.write(
+                    DeadLetter(f"{d.topic}/{d.partition}", d.offset,
+                               (d.value or b"").decode("utf-8", "replace"), d.reason)
+                    for d in b.dead)
                 if not b.num_rows:
                     continue
                 if tp not in pipelines:
-                    pipelines[tp] = (Pipeline(job), strategy.create_tracker([0]),
-                                     [-(2**63)])
-                pipe, tracker, wm = pipelines[tp]
+                    pipelines[tp] = (Pipeline(job), strategy.create_tracker([0]))
+                pipe, tracker = pipelines[tp]
                 wms = tracker.advance(b.timestamps, processing_time=0)
-                outs = pipe.process(b.columns, b.timestamps, wms, wm[0])
-                wm[0] = int(wms[-1])
-                _count(summary, outs, held)
+                _count(summary, pipe.process(b.columns, b.timestamps, wms), held)
                 summary.records += b.num_rows
-        for pipe, _, _ in pipelines.values():
+        for pipe, _ in pipelines.values():
             _count(summary, pipe.finish(), held)
         write_sorted(held, sinks)
     finally:
         consumer.close()
-        summary.files = sinks.close()
-        if dead is not None:
-            dead.close()
-            summary.files.append(job.dead_letter_path)
+        summary.files = sinks.close() + dead.close()
     summary.seconds = time.perf_counter() - t0
     return summary
 
 
 def _count(summary: RunSummary, outs: list[Output], held: list[Output]) -> None:
-    counts: Mapping[str, int] = summary.outputs
     for o in outs:
-        summary.outputs[o.name] = counts.get(o.name, 0) + len(o)
+        summary.outputs[o.name] = summary.outputs.get(o.name, 0) + len(o)
         held.append(o)
