@@ -25,15 +25,29 @@ KERNELS: dict[str, tuple[Any, Callable[..., Any]]] = {}
 _PACKAGES = ("windows", "cep")
 
 
+def _feeds_kernels(path: Path) -> bool:
+    """True for a module compiled code depends on: one that defines kernels (and so may be
+    inlined into kernels of other modules), this module, and ``windows/time.py`` whose
+    constants kernels freeze at compile time. Editing any other module (operators, the SQL
+    front end, ...) keeps the cache."""
+    if path.name in ("_jit.py", "time.py") and path.parent.name == "windows":
+        return True
+    try:
+        return "from windows._jit import kernel" in path.read_text(encoding="utf-8")
+    except OSError:
+        return True
+
+
 def _invalidate_stale_caches() -> None:
     """Delete Numba cache files written for other kernel sources.
 
     Numba keys a cached function on its own file only, but kernels inline helpers from other
     modules; after any kernel source changes, every cached kernel of these packages may be
-    stale. A stamp named after a digest of all their sources marks a consistent cache.
+    stale. A stamp named after a digest of the kernel sources (see :func:`_feeds_kernels`)
+    marks a consistent cache.
     """
     root = Path(__file__).resolve().parent.parent
-    files = sorted(p for pkg in _PACKAGES for p in (root / pkg).glob("*.py"))
+    files = sorted(p for pkg in _PACKAGES for p in (root / pkg).glob("*.py") if _feeds_kernels(p))
     digest = hashlib.sha256()
     for p in files:
         digest.update(p.name.encode())
