@@ -131,7 +131,10 @@ def _nav_values(nav: Nav, table: MatchTable, labels: np.ndarray, var_index: Mapp
             sel = mask & (rank == nav.offset)
         else:
             sel = mask & (rank == count[match_idx] - 1 - nav.offset)
-        out = _null_like(values, m)
+        if values.dtype.kind in "iub" and np.bincount(match_idx[sel], minlength=m).all():
+            out = np.empty(m, values.dtype)  # a value in every match: keep the integer type
+        else:
+            out = _null_like(values, m)
         out[match_idx[sel]] = values[sel]
         return out
     valid = mask & ~_null_mask(values)
@@ -162,12 +165,12 @@ def _nav_values(nav: Nav, table: MatchTable, labels: np.ndarray, var_index: Mapp
 
 
 def to_output(values: Any, n: int, integer: bool) -> np.ndarray:
-    """Normalise a measure's values to the output dtypes: int64 for counts and
-    ``MATCH_ROWTIME``, float64 (NaN: null) for other numbers, object (``None``: null) for
-    strings and booleans."""
+    """Normalise a measure's values to the output dtypes: int64 for counts,
+    ``MATCH_ROWTIME`` and integer (or timestamp) values present in every match, float64 (NaN:
+    null) for other numbers, object (``None``: null) for strings and booleans."""
     arr = _as_array(values, n)
-    if integer and arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
+    if arr.dtype.kind in "iu" or (integer and arr.dtype.kind == "f"):
+        return arr.astype(np.int64)  # integer arrays carry no nulls (those are float NaN)
     if arr.dtype.kind in "iuf":
         return arr.astype(np.float64)
     out = np.empty(n, object)

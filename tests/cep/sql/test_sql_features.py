@@ -175,3 +175,29 @@ def test_skip_to_last_of_single_first_variable_is_rejected() -> None:
     from cep.sql import RuleError
     with pytest.raises(RuleError, match="SKIP TO LAST A would restart"):
         compile_rules(SQL.format(skip="AFTER MATCH SKIP TO LAST A", quant="+?", within=""))
+
+
+def test_measure_dtypes_keep_integers_unless_a_match_can_lack_the_value() -> None:
+    sql = """SELECT * FROM t MATCH_RECOGNIZE (
+        ORDER BY ts
+        MEASURES A.id AS a_id, LAST(B.id) AS b_id, A.ts AS a_ts, C.id AS c_id,
+                 A.id / 2 AS half, COUNT(B.*) AS n_b, MATCH_ROWTIME() AS t
+        AFTER MATCH SKIP PAST LAST ROW
+        PATTERN (A C? B*? E)
+        DEFINE A AS v = 0, B AS v = 1, C AS v = 2, E AS v = 3
+    )"""
+    (rule,) = compile_rules(sql)
+    out = rule.run({"ts": np.arange(10, 17, dtype=np.int64),
+                    "id": np.arange(100, 107, dtype=np.int64),
+                    "v": np.array([0, 1, 1, 3, 0, 2, 3])})
+    # A is in every match: its int64 id and timestamp stay int64 (not 100.0)
+    assert out["a_id"].dtype == np.int64 and out["a_id"].tolist() == [100, 104]
+    assert out["a_ts"].dtype == np.int64 and out["a_ts"].tolist() == [10, 14]
+    # B*? and C? may be absent: null is NaN, so those columns are float64
+    assert out["b_id"].dtype == np.float64 and out["b_id"][0] == 102
+    assert np.isnan(out["b_id"][1])
+    assert out["c_id"].dtype == np.float64 and out["c_id"][1] == 105
+    assert np.isnan(out["c_id"][0])
+    assert out["half"].dtype == np.float64 and out["half"].tolist() == [50.0, 52.0]
+    assert out["n_b"].dtype == np.int64 and out["n_b"].tolist() == [2, 0]
+    assert out["t"].dtype == np.int64 and out["t"].tolist() == [13, 16]
