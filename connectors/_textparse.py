@@ -321,12 +321,21 @@ class JsonParser:
             parse_options=pa_json.ParseOptions(explicit_schema=pa.schema(fields),
                                                unexpected_field_behavior="ignore"))
 
+    @staticmethod
+    def _bare_null(lines: _Lines) -> bool:
+        """True if a line is a bare JSON ``null``: Arrow would read it as a row of missing
+        values (and crashes on a block of nothing else), so such blocks take the Python
+        path, which rejects the line as not an object."""
+        short = np.flatnonzero((lines.ends > lines.starts) & (lines.ends - lines.starts <= 32))
+        return any(lines.raw(i).strip() == b"null" for i in short.tolist())
+
     def parse(self, lines: _Lines) -> Batch:
         nonempty = lines.ends > lines.starts
         dead: list[tuple[int, str]] = []
         table = None
         has_ts = any(f.type == "timestamp" and f.format is None for f in self.schema)
-        for ts_text in (self.ts_text, not self.ts_text) if has_ts else (False,):
+        attempts = (self.ts_text, not self.ts_text) if has_ts else (False,)
+        for ts_text in () if self._bare_null(lines) else attempts:
             try:
                 table = self._arrow(lines, ts_text)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -356,7 +365,8 @@ class JsonParser:
                     dead.append((i, f"invalid JSON: {exc}"))
                     continue
             if not isinstance(obj, dict):
-                dead.append((i, f"not a JSON object but {type(obj).__name__}"))
+                what = "null" if obj is None else type(obj).__name__
+                dead.append((i, f"not a JSON object but {what}"))
                 continue
             row, errors = [], []
             for f in fields:

@@ -233,3 +233,19 @@ def test_decode_json_records_for_message_values() -> None:
     assert empty.num_rows == 0 and empty.columns["ts"].dtype == np.int64
     with pytest.raises(ValueError, match="positions"):
         decode_json_records([b"{}"], SCHEMA, positions=[1, 2])
+
+
+@pytest.mark.parametrize("body", ["null\nnull\n",
+                                  'null\n{"card":"a","amount":1,"ts":5}\n  null \n'])
+def test_bare_null_lines_are_dead_letters(tmp_path: Path, body: str) -> None:
+    # Arrow reads a bare ``null`` as a row of missing values (and crashed on a block of only
+    # such lines); it must be rejected as not an object, like a Kafka message ``null``
+    path = tmp_path / "n.jsonl"
+    path.write_text(body)
+    batches = list(read_json_lines(path, SCHEMA))
+    dead = [d for b in batches for d in b.dead_letters]
+    lines = [i + 1 for i, line in enumerate(body.splitlines()) if line.strip() == "null"]
+    assert [d.position for d in dead] == lines
+    assert {d.reason for d in dead} == {"not a JSON object but null"}
+    rows = sum(len(b.positions) for b in batches)
+    assert rows == body.count("card")
