@@ -18,11 +18,21 @@ Layouts (all int64; free slots are chained through a ``NEXT`` column):
 * ``ev[i]`` stored events: ``SEQ, TS, REFS, GID, NEXT``; a slot whose last node is released is
   marked dead (``REFS = -1``) and listed in ``pend`` so it is not reused before the caller has
   copied the events of this call's outputs;
-* ``ks[k]`` per key: ``HEAD, TAIL, COUNT, CHEAD, CCOUNT, SEQ, DEADLINE, CALL, CURSTEP, DONE``
-  (partial list, held completed matches sorted by first event, processing-order counter,
-  earliest window end, and per-call bookkeeping: the step of the key's last operation);
+* ``ks[k]`` per key: ``HEAD, TAIL, COUNT, CHEAD, CCOUNT, SEQ, DEADLINE, CALL, CURSTEP, DONE,
+  MAXLEN`` (partial list, held completed matches sorted by first event, processing-order
+  counter, earliest window end, per-call bookkeeping: the step of the key's last operation,
+  longest path), then ``QSTART, QSTATE, QCOUNT, QDEADLINE, QLEN``: the longest tail of the
+  partial list whose entries are all in one state (first entry, state, count, earliest window
+  end, longest path; ``QSTART = -1``: unknown);
 * ``om[i]`` outputs: ``KIND`` (0 match, 1 timeout), ``STEP, KEY, ORDER, T, TIMEOUT_TS, ROWEND``;
   ``orow[j]``: ``STAGE, SLOT``.
+
+Shortcuts (``e_fast[event]``, see :func:`cep._shortcuts.shortcut_bits`): bit ``s`` (``s <``
+:data:`START_IDLE_BIT`) says that the event leaves a partial match in state ``s`` unchanged
+(its only enabled edge is one IGNORE back into ``s``), so the kernel keeps the entry without
+walking the graph, and keeps a whole tail of such entries (``ks`` ``Q*`` fields) without
+visiting it; bit :data:`START_IDLE_BIT` says that the event cannot start a match, so for
+a key without partial or held matches the event only advances the key's sequence number.
 """
 
 from __future__ import annotations
@@ -44,8 +54,8 @@ EV_SEQ, EV_TS, EV_REFS, EV_GID, EV_NEXT = range(5)
 EV_FIELDS = 5
 # ks fields
 (K_HEAD, K_TAIL, K_COUNT, K_CHEAD, K_CCOUNT, K_SEQ, K_DEADLINE, K_CALL, K_CURTIME,
- K_DONE, K_MAXLEN) = range(11)
-K_FIELDS = 11
+ K_DONE, K_MAXLEN, K_QSTART, K_QSTATE, K_QCOUNT, K_QDEADLINE, K_QLEN) = range(16)
+K_FIELDS = 16
 # ctr fields
 (C_PM_FREE, C_ND_FREE, C_EV_FREE, C_PM_USED, C_ND_USED, C_EV_USED, C_PEND, C_ORDER, C_OUT,
  C_ROWS, C_ALOG, C_RESUME_W, C_RESUME_R, C_NEED_PM, C_NEED_ND, C_NEED_EV, C_NEED_OUT,
@@ -56,6 +66,8 @@ O_KIND, O_STEP, O_KEY, O_ORDER, O_T, O_TTS, O_ROWEND = range(7)
 O_FIELDS = 7
 
 DONE, NEED_CAPACITY, SKIP_MISSING_STAGE, SKIP_FIRST_ELEMENT = 0, 1, 2, 3
+#: bit of ``e_fast`` set for events that enable no TAKE from the start state
+START_IDLE_BIT = 62
 
 
 @kernel
@@ -64,7 +76,8 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
             s_edges: np.ndarray, max_e: int, start_state: int, final_state: int, window: int,
             skip_kind: int, skip_stage: int, skip_throw: bool, keep_timeouts: bool,
             e_key: np.ndarray, e_ts: np.ndarray, e_gid: np.ndarray, e_step: np.ndarray,
-            e_cond: np.ndarray, e_order: np.ndarray, e_slot: np.ndarray, due: np.ndarray,
+            e_cond: np.ndarray, e_fast: np.ndarray, e_order: np.ndarray, e_slot: np.ndarray,
+            due: np.ndarray,
             touched: np.ndarray,
             wm_vals: np.ndarray, wm_steps: np.ndarray, t_end: int,
             pm: np.ndarray, nd: np.ndarray, ev: np.ndarray, ks: np.ndarray,
@@ -74,7 +87,8 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
     """Process the ready events ``e_*[e_order]`` (in time, then arrival order) and then the expiries
     up to ``t_end`` of the keys in ``due`` and of every key touched, resuming from
     ``ctr[C_PHASE]``, ``ctr[C_RESUME_R]``, ``ctr[C_RESUME_W]``; see the module docstring.
-    ``e_step`` gives each event's step, or is empty to derive it from the watermarks.
+    ``e_step`` gives each event's step, or is empty to derive it from the watermarks;
+    ``e_fast`` the shortcut bits of each event (module docstring).
     Returns ``DONE``, ``NEED_CAPACITY`` or a skip-strategy error code."""
     max_ts = 9223372036854775807
     n_wm = wm_vals.shape[0]
@@ -197,6 +211,7 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
     phase = ctr[C_PHASE]
     r = ctr[C_RESUME_R]
     w = ctr[C_RESUME_W]
+    start_idle = np.int64(1) << START_IDLE_BIT
     while True:
         if phase == 0:
             # phase 0: the ready events in time order, each preceded by its key's expiries
@@ -205,6 +220,12 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
                 continue
             ri = e_order[r]
             k = e_key[ri]
+            if (e_fast[ri] & start_idle) != 0 and ks[k, K_COUNT] == 0 and \
+                    ks[k, K_CCOUNT] == 0:
+                # nothing to expire, match or start: only the key's sequence number moves
+                ks[k, K_SEQ] += 1
+                r += 1
+                continue
             has_event = True
         else:
             # phase 1: every due or touched key, its expiries up to t_end
@@ -312,6 +333,7 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
             # -- process event r -----------------------------------------------------
             ri = e_order[r]
             gid = e_gid[ri]
+            fast = e_fast[ri]
             seq = ks[k, K_SEQ]
             ks[k, K_SEQ] = seq + 1
             new_h = -1
@@ -319,14 +341,81 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
             new_n = 0
             new_d = max_ts
             new_len = 0
+            # the tail of the new list whose entries share one state (see ks QSTART...)
+            run_state = -1
+            run_start = -1
+            run_n = 0
+            run_d = max_ts
+            run_len = 0
+            q_start = ks[k, K_QSTART]
+            q_state = ks[k, K_QSTATE]
+            if q_start != -1 and not (q_state < START_IDLE_BIT and
+                                      ((fast >> q_state) & 1) != 0):
+                q_start = -1
             cur = ks[k, K_HEAD]
             started = False
             while True:
                 nxt = -1
                 reused = False
+                if cur != -1 and cur == q_start:
+                    # the event leaves the whole same-state tail unchanged: link it as it is
+                    if new_t == -1:
+                        new_h = cur
+                    else:
+                        pm[new_t, PM_NEXT] = cur
+                    new_t = ks[k, K_TAIL]
+                    qn = ks[k, K_QCOUNT]
+                    qd = ks[k, K_QDEADLINE]
+                    ql = ks[k, K_QLEN]
+                    new_n += qn
+                    if qd < new_d:
+                        new_d = qd
+                    if ql > new_len:
+                        new_len = ql
+                    if q_state != run_state:
+                        run_state = q_state
+                        run_start = cur
+                        run_n = 0
+                        run_d = max_ts
+                        run_len = 0
+                    run_n += qn
+                    if qd < run_d:
+                        run_d = qd
+                    if ql > run_len:
+                        run_len = ql
+                    cur = -1
+                    continue
                 if cur != -1:
                     nxt = pm[cur, PM_NEXT]
                     src_state = pm[cur, PM_STATE]
+                    if src_state < START_IDLE_BIT and ((fast >> src_state) & 1) != 0:
+                        # the event leaves this partial match as it is: keep the entry
+                        pm[cur, PM_NEXT] = -1
+                        if new_t == -1:
+                            new_h = cur
+                        else:
+                            pm[new_t, PM_NEXT] = cur
+                        new_t = cur
+                        new_n += 1
+                        d = partial_deadline(pm, cur)
+                        if d < new_d:
+                            new_d = d
+                        ln = pm[cur, PM_LEN]
+                        if ln > new_len:
+                            new_len = ln
+                        if src_state != run_state:
+                            run_state = src_state
+                            run_start = cur
+                            run_n = 0
+                            run_d = max_ts
+                            run_len = 0
+                        run_n += 1
+                        if d < run_d:
+                            run_d = d
+                        if ln > run_len:
+                            run_len = ln
+                        cur = nxt
+                        continue
                     src_node = pm[cur, PM_NODE]
                     src_sts = pm[cur, PM_START_TS]
                     src_pts = pm[cur, PM_PREV_TS]
@@ -335,6 +424,8 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
                     is_start = False
                 elif not started:
                     started = True
+                    if (fast & start_idle) != 0:
+                        break
                     src_state = start_state
                     src_node = -1
                     src_sts = te
@@ -469,8 +560,21 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
                         d = partial_deadline(pm, q)
                         if d < new_d:
                             new_d = d
-                        if pm[q, PM_LEN] > new_len:
-                            new_len = pm[q, PM_LEN]
+                        ln = pm[q, PM_LEN]
+                        if ln > new_len:
+                            new_len = ln
+                        st = pm[q, PM_STATE]
+                        if st != run_state:
+                            run_state = st
+                            run_start = q
+                            run_n = 0
+                            run_d = max_ts
+                            run_len = 0
+                        run_n += 1
+                        if d < run_d:
+                            run_d = d
+                        if ln > run_len:
+                            run_len = ln
                 if not is_start:
                     if not reused:
                         release(nd, ev, ctr, pend, pm[cur, PM_NODE])
@@ -481,6 +585,11 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
             ks[k, K_COUNT] = new_n
             ks[k, K_DEADLINE] = new_d
             ks[k, K_MAXLEN] = new_len if new_len > max_len else max_len
+            ks[k, K_QSTART] = run_start
+            ks[k, K_QSTATE] = run_state
+            ks[k, K_QCOUNT] = run_n
+            ks[k, K_QDEADLINE] = run_d
+            ks[k, K_QLEN] = run_len
             r += 1
         else:
             # -- advance time to t: time out / complete expired partial matches -------
@@ -488,6 +597,11 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
             new_t = -1
             new_n = 0
             new_d = max_ts
+            run_state = -1
+            run_start = -1
+            run_n = 0
+            run_d = max_ts
+            run_len = 0
             p = ks[k, K_HEAD]
             while p != -1:
                 nxt = pm[p, PM_NEXT]
@@ -505,6 +619,18 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
                     d = partial_deadline(pm, p)
                     if d < new_d:
                         new_d = d
+                    st = pm[p, PM_STATE]
+                    if st != run_state:
+                        run_state = st
+                        run_start = p
+                        run_n = 0
+                        run_d = max_ts
+                        run_len = 0
+                    run_n += 1
+                    if d < run_d:
+                        run_d = d
+                    if pm[p, PM_LEN] > run_len:
+                        run_len = pm[p, PM_LEN]
                 elif s_kind[pm[p, PM_STATE]] == 3:  # pending: a match
                     if pot_t == -1:
                         pot_h = p
@@ -530,6 +656,11 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
             ks[k, K_TAIL] = new_t
             ks[k, K_COUNT] = new_n
             ks[k, K_DEADLINE] = new_d
+            ks[k, K_QSTART] = run_start
+            ks[k, K_QSTATE] = run_state
+            ks[k, K_QCOUNT] = run_n
+            ks[k, K_QDEADLINE] = run_d
+            ks[k, K_QLEN] = run_len
         # -- settle: hold completed matches in order of first event, emit, prune ---------
         q = pot_h
         while q != -1:
@@ -598,6 +729,7 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
                     ks[k, K_TAIL] = tl
                     ks[k, K_COUNT] = n
                     ks[k, K_DEADLINE] = dm
+                    ks[k, K_QSTART] = -1
                     h, tl, n, dm = prune(pm, nd, ev, ctr, pend, ks[k, K_CHEAD], pid, strict)
                     ks[k, K_CHEAD] = h
                     ks[k, K_CCOUNT] = n

@@ -9,6 +9,9 @@ advancing the key's time exactly at the watermark values Flink's operator would 
 processing time, expired windows are advanced first, then every record is processed at the
 batch's processing time.
 
+Each call also passes the kernel per-event shortcut bits (:mod:`cep._shortcuts`, computed
+vectorised from the condition table) so that it can skip events that change nothing.
+
 The kernel's pools and buffers are grown here when it reports it needs more room.
 """
 
@@ -20,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from cep import _kernels as K
+from cep._shortcuts import ShortcutPlan, shortcut_bits
 from cep.errors import SkipToElementError
 from cep.nfa import FINAL, NFA, PROCEED
 from cep.outputs import MatchTable
@@ -147,6 +151,7 @@ class FastRuntime:
                    arr["trans_cond"], arr["state_kind"], arr["state_stage"],
                    arr["state_prev_window"])
         self._edges, stack = _edge_bounds(nfa)
+        self._plan = ShortcutPlan.of(nfa)
         self._final = next(s.id for s in nfa.states if s.kind == FINAL)
         max_e = int(self._edges.max()) if len(self._edges) else 1
         self._max_e = max_e
@@ -198,7 +203,7 @@ class FastRuntime:
             new = max(n_keys, 2 * old, 64)
             ks = np.zeros((new, K.K_FIELDS), _I64)
             ks[:old] = self.ks
-            ks[old:, [K.K_HEAD, K.K_TAIL, K.K_CHEAD]] = -1
+            ks[old:, [K.K_HEAD, K.K_TAIL, K.K_CHEAD, K.K_QSTART]] = -1
             ks[old:, K.K_DEADLINE] = MAX_TIMESTAMP
             self.ks = ks
 
@@ -250,11 +255,13 @@ class FastRuntime:
         c[K.C_CALL] += 1
         c[K.C_ORDER] = out.order
         skip = nfa.skip
+        fast = shortcut_bits(self._plan, cond)
         while True:
             status = self.kernel(
                 *self._t, self._edges, self._max_e, nfa.start, self._final, nfa.window, skip.code,
                 nfa.skip_stage_index(), skip.throw_on_miss, out.keep_timeouts, e_key, e_ts,
-                e_gid, e_step, cond, e_order, e_slot, due, touched, wm_vals, wm_steps, t_end,
+                e_gid, e_step, cond, fast, e_order, e_slot, due, touched, wm_vals, wm_steps,
+                t_end,
                 self.pm, self.nd, self.ev, self.ks, c, self.pend, self.alog, self._stk, self._stk2,
                 self._res, self.om, self.orow)
             if status == K.NEED_CAPACITY:
@@ -326,18 +333,25 @@ class FastRuntime:
         assert wms is not None
         if n == 0:
             return np.empty(0, _I64), self._empty()
-        before = np.concatenate([[self.wm], wms[:-1]]).astype(_I64)
+        before = np.empty(n, _I64)
+        before[0] = self.wm
+        before[1:] = wms[:-1]
         late = ts <= before
-        keep = ~late
-        if keep.any():
-            gid = step0 + np.flatnonzero(keep).astype(_I64)
-            self.p_key = np.concatenate([self.p_key, key_ids[keep]])
-            self.p_ts = np.concatenate([self.p_ts, ts[keep]])
+        if late.any():
+            kept = np.flatnonzero(~late)
+            key_ids, ts, atoms = key_ids[kept], ts[kept], atoms.take(kept, axis=0)
+            columns = {k: columns[k][kept] for k in self.p_cols}
+            gid = step0 + kept.astype(_I64)
+        else:
+            gid = step0 + np.arange(n, dtype=_I64)
+        if gid.shape[0]:
+            # (2-d arrays: ``take``/``concatenate``, never boolean indexing, which is slow)
+            self.p_key = np.concatenate([self.p_key, key_ids])
+            self.p_ts = np.concatenate([self.p_ts, ts])
             self.p_gid = np.concatenate([self.p_gid, gid])
-            self.p_atoms = np.concatenate([self.p_atoms, atoms[keep]])
-            self.p_cond = np.concatenate([self.p_cond, self._cond(atoms[keep])])
-            self.p_cols = {k: np.concatenate([v, columns[k][keep]])
-                           for k, v in self.p_cols.items()}
+            self.p_atoms = np.concatenate([self.p_atoms, atoms])
+            self.p_cond = np.concatenate([self.p_cond, self._cond(atoms)])
+            self.p_cols = {k: np.concatenate([v, columns[k]]) for k, v in self.p_cols.items()}
         rising = np.flatnonzero(wms > before)
         tables = (self._fire(wms[rising], step0 + rising.astype(_I64), out) if rising.size
                   else self._empty())
@@ -359,8 +373,8 @@ class FastRuntime:
                            wm_steps.astype(_I64), wm_end, out)
         rest = np.flatnonzero(~ready)
         self.p_key, self.p_ts, self.p_gid = self.p_key[rest], self.p_ts[rest], self.p_gid[rest]
-        self.p_atoms = self.p_atoms[rest]
-        self.p_cond = self.p_cond[rest]
+        self.p_atoms = self.p_atoms.take(rest, axis=0)
+        self.p_cond = self.p_cond.take(rest, axis=0)
         self.p_cols = {k: v[rest] for k, v in self.p_cols.items()}
         self.wm = wm_end
         return tables
@@ -420,7 +434,7 @@ class FastRuntime:
                     self.ctr[K.C_PM_FREE] = p
                     self.ctr[K.C_PM_USED] -= 1
                     p = nxt
-            ks[k, [K.K_HEAD, K.K_TAIL, K.K_CHEAD]] = -1
+            ks[k, [K.K_HEAD, K.K_TAIL, K.K_CHEAD, K.K_QSTART]] = -1
             ks[k, [K.K_COUNT, K.K_CCOUNT, K.K_MAXLEN]] = 0
             ks[k, K.K_DEADLINE] = MAX_TIMESTAMP
 

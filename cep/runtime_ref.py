@@ -303,7 +303,9 @@ class ReferenceRuntime:
         def expire(limit: int) -> None:
             nonlocal ks, d, done, seq
             while ks is not None and d <= wm_vals[limit]:
-                jj = max(bisect.bisect_left(wm_vals, d), done + 1)
+                # never at a watermark step before the key's last processed events (step
+                # ``cur``): Flink advances a key's time only forward from its last operation
+                jj = max(bisect.bisect_left(wm_vals, d), done + 1, cur)
                 if jj > limit:
                     break
                 out.step = wm_steps[jj]

@@ -94,9 +94,9 @@ def _stage(p: Pattern | None, draw: st.DrawFn, name: str, first: bool,
         q = q.times_or_more(draw(st.integers(1, 2)))
         looping = True
     if quant != "single":
-        inner = draw(st.sampled_from(["relaxed", "consecutive", "allow_combinations"]))
-        if inner != "relaxed":
-            q = getattr(q, inner)()
+        contiguity = draw(st.sampled_from(["relaxed", "consecutive", "allow_combinations"]))
+        if contiguity != "relaxed":
+            q = getattr(q, contiguity)()
         if isinstance(target, str) and draw(st.integers(0, 3)) == 0:
             q = q.greedy()
         if looping and draw(st.integers(0, 3)) == 0:
