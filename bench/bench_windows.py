@@ -24,9 +24,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench_common; the repository's packages
 
 import numpy as np  # noqa: E402
 from bench_common import make_operator, make_stream  # noqa: E402
@@ -79,7 +80,7 @@ def baseline(kind: str, keys: list[int], ts: list[int], vals: list[float]) -> in
     }[kind]
     wm = -(2**63)
     max_ts = -(2**63)
-    results = []
+    results: list[tuple[Any, ...]] = []
     timers: list[tuple[int, int, int, int]] = []  # (fire time, seq, key, start)
     seq = 0
     if kind != "session":
@@ -111,14 +112,15 @@ def baseline(kind: str, keys: list[int], ts: list[int], vals: list[float]) -> in
             c, s = windows.pop((k2, s2))
             results.append((k2, s2, s2 + size, c, s))
         return len(results)
-    sessions: dict[int, list[list[float]]] = {}
+    sessions: dict[int, list[list[Any]]] = {}
     for k, t, v in zip(keys, ts, vals, strict=True):
         lst = sessions.setdefault(k, [])
         lo, hi, c, s = t, t + gap, 1, v
         keep = []
         for w in lst:
             if w[0] <= t + gap and w[1] >= t:
-                lo, hi, c, s = min(lo, w[0]), max(hi, w[1]), c + w[2], s + w[3]
+                lo, hi = min(lo, int(w[0])), max(hi, int(w[1]))
+                c, s = c + int(w[2]), s + w[3]
             else:
                 keep.append(w)
         if hi - 1 > wm:
@@ -203,7 +205,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cepkit-bench-"))
     cols = make_stream(a.events)
     data = tmp / "stream.npz"
-    np.savez(data, **cols)
+    np.savez(data, key=cols["key"], ts=cols["ts"], value=cols["value"])
     csv = tmp / "stream.csv"
     pa_csv.write_csv(pa.table(cols), csv)
     print(

@@ -27,10 +27,10 @@ _PACKAGES = ("windows", "cep")
 
 def _feeds_kernels(path: Path) -> bool:
     """True for a module compiled code depends on: one that defines kernels (and so may be
-    inlined into kernels of other modules), this module, and ``windows/time.py`` whose
-    constants kernels freeze at compile time. Editing any other module (operators, the SQL
-    front end, ...) keeps the cache."""
-    if path.name in ("_jit.py", "time.py") and path.parent.name == "windows":
+    inlined into kernels of other modules), this module, and ``windows/time.py`` and
+    ``windows/_window_layout.py`` whose constants kernels freeze at compile time. Editing any
+    other module (operators, the SQL front end, ...) keeps the cache."""
+    if path.name in ("_jit.py", "time.py", "_window_layout.py") and path.parent.name == "windows":
         return True
     try:
         return "from windows._jit import kernel" in path.read_text(encoding="utf-8")

@@ -33,10 +33,20 @@ class KernelState:
         Entries of the per-key window (or slice) cache.
     extra_ring : int
         Entries of the per-key ring of registered windows (sliced sliding windows only).
+    unit, offset : int
+        Tumbling/sliding windows: the ring of a key files the window (or slice) starting at
+        ``start`` in entry ``((start - offset) // unit) % ring`` (``unit``: slide or slice
+        length, ms). Windows whose entry was taken live in the hash table instead.
     """
 
-    def __init__(self, width: int, kind: int, ring: int, extra_ring: int = 0) -> None:
+    def __init__(
+        self, width: int, kind: int, ring: int, extra_ring: int = 0, unit: int = 1, offset: int = 0
+    ) -> None:
         self.kind = kind
+        self.ring = ring
+        self.unit = max(unit, 1)
+        self.offset = offset
+        self._aligned = kind in (wk.A_TUMBLING, wk.A_SLIDING)
         self.ks = np.zeros(wk.NKS, np.int64)
         self.ks[wk.K_WM] = wk.NONE
         self.ks[wk.K_PT] = wk.NONE
@@ -57,7 +67,9 @@ class KernelState:
 
     def _new_keys(self, rows: int, width: int) -> np.ndarray:
         K = np.zeros((rows, width), np.int64)
-        K[:, 0] = -1
+        # column 0: session list head, or for aligned windows the number of the key's windows
+        # filed in the hash table
+        K[:, 0] = 0 if self._aligned else -1
         K[:, 1] = self._k1
         K[:, 3::2] = -1
         return K
@@ -119,15 +131,24 @@ class KernelState:
         buckets."""
         self.HT = np.full((cap, 3), -1, np.int64)
         keys, wins, vals = [], [], []
-        if self.kind != wk.A_SESSION:
+        if self._aligned:
+            live = self.live_slots()
+            k, start = self.S[live, wk.F_KEY], self.S[live, wk.F_START]
+            c = 2 + 2 * (((start - self.offset) // self.unit) % self.ring)
+            in_ring = (self.K[k, c] == start) & (self.K[k, c + 1] == live)
+            out = ~in_ring
+            self.S[live, wk.F_NEXT] = np.where(in_ring, c, -1)
+            keys.append(k[out])
+            wins.append(start[out])
+            vals.append(live[out])
+            self.K[:, 0] = np.bincount(k[out], minlength=self.K.shape[0])[: self.K.shape[0]]
+        elif self.kind != wk.A_SESSION:
             live = self.live_slots()
             keys.append(self.S[live, wk.F_KEY])
             if self.kind == wk.A_COUNT:
                 wins.append(self.S[live, wk.F_END])
-            elif self.kind == wk.A_GLOBAL:  # the kernel files global windows under id 0
+            else:  # the kernel files global windows under id 0
                 wins.append(np.zeros(live.shape[0], np.int64))
-            else:
-                wins.append(self.S[live, wk.F_START])
             vals.append(live)
         for dom, H, n in ((0, self.HEV, wk.K_EVN), (1, self.HPT, wk.K_PTN)):
             b = H[: int(self.ks[n]), 1]

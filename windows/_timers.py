@@ -59,7 +59,7 @@ def _heap_down(H: np.ndarray, n: int) -> None:
             break
 
 
-@kernel
+@kernel(inline=True)
 def timer_push(
     ks: np.ndarray,
     H: np.ndarray,
@@ -111,7 +111,7 @@ def timer_push(
     BK[b, 2] = node
 
 
-@kernel
+@kernel(inline=True)
 def timer_pop(
     ks: np.ndarray,
     H: np.ndarray,

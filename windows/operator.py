@@ -185,8 +185,14 @@ class WindowOperator:
         self._cfg = self._compile_cfg()
         self._keys = KeyEncoder()
         ring = int(self._cfg[wk.C_RING])
+        pane = int(self._cfg[wk.C_PANE])
         self._state = KernelState(
-            width, assigner.kind, ring, extra_ring=ring if self._cfg[wk.C_PANE] else 0
+            width,
+            assigner.kind,
+            ring,
+            extra_ring=ring if pane else 0,
+            unit=pane or int(self._cfg[wk.C_SLIDE]),
+            offset=int(self._cfg[wk.C_OFFSET]),
         )
         self._user = (
             UserFunctions(self.user_aggs, window_function)

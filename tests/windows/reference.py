@@ -149,12 +149,6 @@ class ReferenceWindowOperator:
         self.seq = 0
         self.step = 0  # number of watermark advances (tags firing groups)
         self.arrivals = 0
-        #: Set when a session merge carried a continuous-trigger fire time that had already
-        #: passed (a merged window whose part fired on time and then merged in its lateness
-        #: period). Flink re-fires such a window at the next watermark; the operator fires it
-        #: again or not depending on which window survives the merge (a reported bug, see
-        #: test_session.py). Comparisons skip such streams.
-        self.ambiguous = False
 
     # -- helpers ---------------------------------------------------------------------------
     def cleanup_time(self, w: RefWindow) -> int:
@@ -232,7 +226,12 @@ class ReferenceWindowOperator:
         else:
             lo = min([start] + [h.start for h in hits])
             hi = max([end] + [h.end for h in hits])
-            conts = [h.cont for h in hits if h.cont is not None]
+            # the earliest pending fire time carries over (Flink reduces them with min); a fire
+            # time equal to the end of a window the watermark passed is spent (that window
+            # fired on time) and is dropped, as EventTimeTrigger.onMerge registers no timer
+            # behind the watermark: on_element fires the merged window LATE instead
+            conts = [h.cont for h in hits if h.cont is not None
+                     and not (h.cont == h.max_timestamp and h.cont <= self.wm)]
             records = [r for h in hits for r in h.records]
             count = sum(h.count for h in hits)
             for h in hits:
@@ -241,11 +240,6 @@ class ReferenceWindowOperator:
             w.records, w.count = records, count
             if conts:
                 w.cont = min(conts)
-                # Flink re-registers the merged next-fire time even when it already passed;
-                # that time is then the end of a merged window that fired on time, and whether
-                # the merged window fires again is not pinned down (see ``ambiguous``).
-                if w.cont <= self.wm:
-                    self.ambiguous = True
                 self.register(w, w.cont)
         w.records.append(rec)
         self.on_element(w, rec, out)

@@ -233,13 +233,20 @@ def test_continuous_trigger_merge_in_lateness_fires_late_once() -> None:
     assert fin == [(50, 55, ON_TIME, 1)]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a session merge carries the continuous fire time "
-                   "of a window that already fired on time (min of the merged fire times) and "
-                   "re-registers it; unless the surviving slot already processed that time, "
-                   "the merged window fires ON_TIME a second time at the next watermark")
 def test_continuous_trigger_merged_window_does_not_fire_on_time_twice() -> None:
     # as above, but the surviving window of the merge is the late window [-20, -15), created
-    # after [0, 5) fired; the bridging record [-15, 0) merges both into [-20, 5)
+    # after [0, 5) fired; the bridging record [-15, 0) merges both into [-20, 5). The fire time
+    # [0, 5) carries (its end, 4) is spent: it must not be registered again for [-20, 5)
     rows, fin = _continuous_session_rows([0, 50, -20, -15], [5, 5, 5, 15], [-1, 10, 10, 10])
     assert rows == [(0, 5, ON_TIME, 1), (-20, -15, LATE, 1), (-20, 5, LATE, 3)]
     assert fin == [(50, 55, ON_TIME, 1)]
+
+
+def test_continuous_trigger_merge_keeps_a_pending_fire_time_behind_the_watermark() -> None:
+    # [50, 200) gets the fire time 100 while the watermark is already 150 (due at the next
+    # watermark); the bridging record [200, 300) merges it with [300, 310): the merged window
+    # [50, 310) keeps 100 (only a fire time equal to a window end the watermark passed is
+    # spent), fires EARLY at the next watermark, then every interval and on time at the end
+    rows, fin = _continuous_session_rows([300, 50, 200], [10, 150, 100], [150, 150, 160])
+    assert rows == [(50, 310, EARLY, 3)]
+    assert fin == [(50, 310, EARLY, 3), (50, 310, ON_TIME, 3)]
