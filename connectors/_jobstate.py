@@ -62,7 +62,13 @@ def _op_state(op: Any) -> dict[str, Any]:
 
 @dataclass
 class PartitionState:
-    """Operators, watermark tracker and positions of one input partition."""
+    """Operators, watermark tracker and positions of one input partition.
+
+    ``merge`` is the :class:`~connectors.repartition.ChannelMerge` of an internal
+    (re-partitioning) partition, ``None`` for an input partition. ``sent_watermark``,
+    ``idle_sent`` and ``last_input`` (monotonic seconds) track the markers an input partition
+    sent to internal topics; they are not checkpointed (markers are idempotent).
+    """
 
     tp: tuple[str, int]
     ops: list[Any]
@@ -73,17 +79,22 @@ class PartitionState:
     dirty: bool = False
     finished: bool = False
     records: int = 0
+    merge: Any = None
+    sent_watermark: int | None = None
+    idle_sent: bool = False
+    last_input: float = field(default_factory=time.monotonic)
 
     @classmethod
     def fresh(cls, tp: tuple[str, int], offset: int, specs: Sequence[Any],
-              strategy: WatermarkStrategy) -> PartitionState:
-        """New operators starting at ``offset``."""
+              strategy: WatermarkStrategy, merge: Any = None) -> PartitionState:
+        """New operators starting at ``offset`` (``merge``: see the class docstring)."""
         return cls(tp, [s.factory() for s in specs], strategy.create_tracker([0]), offset,
-                   offset)
+                   offset, merge=merge)
 
     @classmethod
     def restored(cls, tp: tuple[str, int], state: dict[str, Any], job_id: str,
-                 specs: Sequence[Any], strategy: WatermarkStrategy) -> PartitionState:
+                 specs: Sequence[Any], strategy: WatermarkStrategy,
+                 merge: Any = None) -> PartitionState:
         """Operators restored from a checkpoint state tree.
 
         Raises
@@ -91,7 +102,7 @@ class PartitionState:
         CheckpointError
             If the state belongs to another job, version or operator set.
         """
-        part = cls.fresh(tp, int(state.get("offset", 0)), specs, strategy)
+        part = cls.fresh(tp, int(state.get("offset", 0)), specs, strategy, merge)
         part.load(state, job_id, specs)
         part.committed_state = state
         return part
@@ -110,6 +121,8 @@ class PartitionState:
             for spec, op in zip(specs, self.ops, strict=True):
                 op.restore(ops[spec.name]["data"])
             self.tracker.restore(state["tracker"])
+            if self.merge is not None:
+                self.merge.restore(state["merge"])
         except (ValueError, KeyError, TypeError) as exc:  # SnapshotError is a ValueError
             raise CheckpointError(f"{self.tp}: cannot restore: {exc}") from exc
         self.next_offset = self.committed_offset = int(state["offset"])
@@ -118,12 +131,15 @@ class PartitionState:
 
     def state(self, job_id: str, specs: Sequence[Any]) -> dict[str, Any]:
         """The state tree written to the checkpoint topic."""
-        return {"version": STATE_VERSION, "job": job_id, "topic": self.tp[0],
-                "partition": self.tp[1], "offset": self.next_offset,
-                "finished": self.finished, "records": self.records,
-                "tracker": self.tracker.snapshot(),
-                "operators": {s.name: _op_state(op) for s, op in zip(specs, self.ops,
-                                                                      strict=True)}}
+        out = {"version": STATE_VERSION, "job": job_id, "topic": self.tp[0],
+               "partition": self.tp[1], "offset": self.next_offset,
+               "finished": self.finished, "records": self.records,
+               "tracker": self.tracker.snapshot(),
+               "operators": {s.name: _op_state(op) for s, op in zip(specs, self.ops,
+                                                                     strict=True)}}
+        if self.merge is not None:
+            out["merge"] = self.merge.snapshot()
+        return out
 
     def committed(self, state: dict[str, Any]) -> None:
         """Mark ``state`` (just committed) as the state to roll back to."""
@@ -135,6 +151,9 @@ class PartitionState:
         """Back to the last committed state (fresh operators if there is none)."""
         self.ops = [s.factory() for s in specs]
         self.tracker = strategy.create_tracker([0])
+        self.sent_watermark, self.idle_sent = None, False
+        if self.merge is not None:
+            self.merge.reset()
         if self.committed_state is not None:
             self.load(self.committed_state, str(self.committed_state["job"]), specs)
         self.next_offset = self.committed_offset

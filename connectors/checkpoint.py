@@ -155,7 +155,10 @@ class CheckpointReader:
         try:
             idle = 0
             while True:
-                msgs = self.consumer.consume(1000, 1.0)
+                # ask for no more than is missing: consume() waits out its timeout until it
+                # has that many messages, and recovery runs inside the rebalance callback
+                want = max(1, min(1000, end - start - len(out)))
+                msgs = self.consumer.consume(want, 1.0)
                 if not msgs:
                     idle += 1
                     if idle > 30:

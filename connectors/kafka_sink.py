@@ -184,12 +184,15 @@ class KafkaSink:
 
     def produce(self, topic: str, value: bytes | None, key: bytes | None = None,
                 headers: list[tuple[str, bytes]] | None = None, partition: int | None = None,
-                on_delivery: Any = None) -> None:
+                on_delivery: Any = None, timestamp: int | None = None) -> None:
         """Hand one message to the producer; when its local queue is full, serve delivery
-        reports until there is room (counted as blocked time)."""
+        reports until there is room (counted as blocked time). ``timestamp``: the record's
+        CreateTime, epoch ms (default: now)."""
         kwargs: dict[str, Any] = {"on_delivery": on_delivery or self._on_delivery}
         if partition is not None:
             kwargs["partition"] = partition
+        if timestamp is not None:
+            kwargs["timestamp"] = timestamp
         if headers:
             kwargs["headers"] = headers
         try:

@@ -101,6 +101,9 @@ class PartitionBatch:
         Rejected records, in offset order.
     next_offset : int
         Offset just past the last record of the batch (good or dead).
+    values : list of bytes, optional
+        Raw value of each good row (kept for re-partitioning, see
+        :mod:`connectors.repartition`).
     """
 
     topic: str
@@ -110,6 +113,7 @@ class PartitionBatch:
     offsets: np.ndarray
     dead: list[DeadRecord]
     next_offset: int
+    values: list[bytes] | None = None
 
     @property
     def num_rows(self) -> int:
@@ -118,7 +122,8 @@ class PartitionBatch:
 
 
 def decode_messages(messages: Sequence[Any], schema: Schema,
-                    fmt: Literal["json"] = "json") -> dict[TP, PartitionBatch]:
+                    fmt: Literal["json"] = "json", keep_values: bool = False
+                    ) -> dict[TP, PartitionBatch]:
     """Decode confluent-kafka messages (no error messages) into one batch per partition.
 
     Parameters
@@ -130,6 +135,8 @@ def decode_messages(messages: Sequence[Any], schema: Schema,
         Target columns; its ``event_time`` field gives event time, else the record timestamp.
     fmt : {"json"}
         Value format: one JSON object per message.
+    keep_values : bool
+        Keep the raw values of the good rows in :attr:`PartitionBatch.values`.
 
     Returns
     -------
@@ -190,13 +197,14 @@ def decode_messages(messages: Sequence[Any], schema: Schema,
             continue
         next_off = int(offs[sel_all].max()) + 1
         if len(names) == 1:
-            cols, ts, goff = batch.columns, ts_all, offs[rows]
+            cols, ts, goff, grows = batch.columns, ts_all, offs[rows], rows
         else:
             sel = row_group == g
             cols = {k: v[sel] for k, v in batch.columns.items()}
-            ts, goff = ts_all[sel], offs[rows[sel]]
+            ts, goff, grows = ts_all[sel], offs[rows[sel]], rows[sel]
+        raw = [values[i] for i in grows.tolist()] if keep_values else None
         out[(topic, p)] = PartitionBatch(topic, p, cols, np.ascontiguousarray(ts, np.int64),
-                                         goff, dead_by.get(g, []), next_off)
+                                         goff, dead_by.get(g, []), next_off, raw)
     return out
 
 
@@ -222,6 +230,11 @@ class KafkaSourceConfig:
         Partition assignment strategy (classic group protocol).
     settings : mapping of str to str
         Further librdkafka settings (security: SASL, TLS), see :func:`client_settings`.
+    internal : frozenset of str
+        Internal re-partitioning topics among ``topics``: their messages are returned as
+        :class:`connectors.repartition.InternalBatch`.
+    keep_values : bool
+        Keep the raw values of input records (:attr:`PartitionBatch.values`).
     """
 
     bootstrap: str
@@ -232,6 +245,8 @@ class KafkaSourceConfig:
     poll_timeout: float = 0.1
     assignment: str = "cooperative-sticky"
     settings: Mapping[str, str] = field(default_factory=dict)
+    internal: frozenset[str] = frozenset()
+    keep_values: bool = False
 
     def consumer_settings(self) -> dict[str, Any]:
         """The librdkafka consumer configuration."""
@@ -329,8 +344,10 @@ class KafkaSource:
             self.paused.discard(tp)
 
     # -- consuming -----------------------------------------------------------------------------
-    def poll(self, timeout: float | None = None) -> dict[TP, PartitionBatch]:
-        """Take up to ``max_batch`` messages and decode them per partition.
+    def poll(self, timeout: float | None = None) -> dict[TP, Any]:
+        """Take up to ``max_batch`` messages and decode them per partition
+        (:class:`PartitionBatch`, or :class:`~connectors.repartition.InternalBatch` for
+        internal topics).
 
         Raises
         ------
@@ -355,7 +372,18 @@ class KafkaSource:
             elif err.fatal():
                 raise KafkaJobError(f"fatal consumer error: {err}")
             # other errors (transport, broker down) are retried by librdkafka itself
-        return decode_messages(data, self.config.schema)
+        internal = self.config.internal
+        if internal and data:
+            from connectors.repartition import decode_internal
+            mine = [m for m in data if m.topic() in internal]
+            if mine:
+                out: dict[TP, Any] = dict(decode_messages(
+                    [m for m in data if m.topic() not in internal], self.config.schema,
+                    keep_values=self.config.keep_values))
+                out.update(decode_internal(mine, self.config.schema))
+                return out
+        return dict(decode_messages(data, self.config.schema,
+                                    keep_values=self.config.keep_values))
 
     def seek(self, tp: TP, offset: int) -> None:
         """Continue partition ``tp`` from ``offset`` (after a rollback)."""

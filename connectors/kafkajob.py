@@ -18,6 +18,12 @@ Outputs are JSON messages with an ``"output"`` member naming the rule or window,
     worker_id = "0"                            # distinct per worker process, stable
     stop_at_eof = false                        # bounded run: stop at the end of the input
     settings = { "security.protocol" = "SASL_SSL" }   # librdkafka pass-through
+    message_key = "card"                       # field the input's message key holds
+    repartition_partitions = 8                 # partitions of the internal topics
+
+A rule or window keyed by anything other than ``message_key`` (default: the schema's
+``key``) is re-partitioned through an internal topic (:mod:`connectors.repartition`); without
+either, every operator is.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ from connectors.errors import JobFileError
 from connectors.jobfile import JobSpec, WindowSpec, parse_duration
 from connectors.pipeline import Output, Pipeline, RuleRunner, WindowRunner
 
-__all__ = ["PipelineOperator", "kafka_config", "kafka_connection"]
+__all__ = ["PipelineOperator", "kafka_config", "kafka_connection", "message_key",
+           "repartitioned"]
 
 _KEYS = ("bootstrap_servers", "topics", "output_topic", "late_topic", "dead_letter_topic",
          "guarantee", "checkpoint_interval", "worker_id", "stop_at_eof", "settings",
-         "max_batch")
+         "max_batch", "message_key", "repartition_partitions")
 
 
 class PipelineOperator:
@@ -77,6 +84,10 @@ class PipelineOperator:
         """End of input."""
         return self._streams(self.runner.finish())
 
+    def advance_watermark(self, watermark: int) -> dict[str, dict[str, np.ndarray]]:
+        """Move the event-time watermark (epoch ms) without records."""
+        return self._streams(self.runner.advance(int(watermark)))
+
     def snapshot(self) -> Any:
         """The operator's state (its own versioned snapshot form; never pickle)."""
         return self.runner.op.snapshot()
@@ -84,6 +95,15 @@ class PipelineOperator:
     def restore(self, state: Any) -> None:
         """Restore :meth:`snapshot` output."""
         self.runner.op.restore(state)
+
+
+def repartitioned(runner: RuleRunner | WindowRunner, key: tuple[str, ...] | None
+                  ) -> tuple[str, ...] | None:
+    """The key columns a rule or window must be re-partitioned by, or ``None`` when they
+    are the input's message key ``key``."""
+    cols = tuple(runner.rule.partition_by if isinstance(runner, RuleRunner)
+                 else runner.spec.key)
+    return None if cols == key else cols
 
 
 def _rule_operator(rule: Any) -> PipelineOperator:
@@ -122,6 +142,37 @@ def kafka_connection(job: JobSpec) -> tuple[str, tuple[str, ...], dict[str, Any]
     return k["bootstrap_servers"], tuple(topics), {str(a): b for a, b in settings.items()}
 
 
+def message_key(job: JobSpec) -> tuple[str, ...] | None:
+    """The columns the input topics' message key holds: ``[kafka] message_key`` (a column
+    or list of columns), else the schema's ``key``; ``None`` when neither is given.
+
+    Raises
+    ------
+    JobFileError
+        If ``message_key`` names no schema column.
+    """
+    where = f"{job.path or '<job>'} [kafka]"
+    mk = job.kafka.get("message_key", job.schema.key)
+    if mk is None:
+        return None
+    cols = [mk] if isinstance(mk, str) else mk
+    names = {f.name for f in job.schema.fields}
+    if (not isinstance(cols, list) or not cols
+            or not all(isinstance(c, str) and c in names for c in cols)):
+        raise JobFileError(f"{where}.message_key: expected a schema column or a list of "
+                           f"them, got {mk!r}")
+    return tuple(cols)
+
+
+def _positive(table: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise JobFileError(f"{where}.{key}: expected a positive integer, got {value!r}")
+    return value
+
+
 def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
     """The :class:`connectors.runtime.KafkaJobConfig` of a job file with a ``[kafka]``
     table.
@@ -153,20 +204,22 @@ def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
     pipeline = Pipeline(job)  # compiles and checks every rule and window once
     out_topic = str(k.get("output_topic", f"{job.name}.alerts"))
     late_topic = str(k.get("late_topic", f"{job.name}.late"))
-    specs = []
-    for r in pipeline.rules:
-        key = r.rule.partition_by[0] if r.rule.partition_by else None
-        specs.append(OperatorSpec(
-            r.name, partial(_rule_operator, r.rule),
-            {"results": OutputSpec(out_topic, key=key, headers={"output": r.name}),
-             "late": OutputSpec(late_topic, key=None, headers={"output": r.name})}))
+    msg_key = message_key(job)
     types = {f.name: f.type for f in job.schema.fields}
-    for w in pipeline.windows:
-        key = w.spec.key[0] if w.spec.key else None
+    specs = []
+    runners: list[RuleRunner | WindowRunner] = [*pipeline.rules, *pipeline.windows]
+    for runner in runners:
+        factory = (partial(_rule_operator, runner.rule) if isinstance(runner, RuleRunner)
+                   else partial(_window_operator, runner.spec, types))
+        rep = repartitioned(runner, msg_key)
+        cols = tuple(runner.rule.partition_by if isinstance(runner, RuleRunner)
+                     else runner.spec.key)
         specs.append(OperatorSpec(
-            w.name, partial(_window_operator, w.spec, types),
-            {"results": OutputSpec(out_topic, key=key, headers={"output": w.name}),
-             "late": OutputSpec(late_topic, key=None, headers={"output": w.name})}))
+            runner.name, factory,
+            {"results": OutputSpec(out_topic, key=cols[0] if cols else None,
+                                   headers={"output": runner.name}),
+             "late": OutputSpec(late_topic, key=None, headers={"output": runner.name})},
+            repartition=rep))
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(job.max_out_of_orderness)
     guarantee = k.get("guarantee", "exactly-once")
     if guarantee not in ("exactly-once", "at-least-once"):
@@ -180,5 +233,6 @@ def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
         worker_id=str(worker_id if worker_id is not None else k.get("worker_id", "0")),
         settings=settings,
         max_batch=int(k.get("max_batch", 10_000)),
+        repartition_partitions=_positive(k, "repartition_partitions", where),
         stop_at_eof=bool(k.get("stop_at_eof", False)),
         finish_at_eof=bool(k.get("stop_at_eof", False)))

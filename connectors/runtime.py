@@ -16,7 +16,9 @@ Checkpoint, every ``checkpoint_interval`` (or ``checkpoint_records``), numbered 
    partition's checkpoint-topic partition, inside the same transaction.
 3. Flush, to learn the offset of each snapshot's last record.
 4. ``send_offsets_to_transaction``: the next source offset of each such partition AND, for
-   each snapshot, the checkpoint-topic offset just past it (the pointer).
+   each snapshot, the checkpoint-topic offset just past it (the pointer). Just before, the
+   committed pointers are read back: one another worker moved means a broker that does not
+   fence stale generations let two workers own the partition; abort (``connectors/_fence.py``).
 5. ``commit_transaction``. On an abortable error: abort, restore every owned partition from
    its last committed state and seek it back to its committed offset.
 
@@ -31,17 +33,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
-import numpy as np
 from confluent_kafka import KafkaException, TopicPartition
 
+from connectors._fence import PartitionFence
 from connectors._jobstate import JobStats, PartitionState, operator_streams
 from connectors.broker import create_topics
 from connectors.checkpoint import CheckpointReader, CheckpointTopic, encode_chunks
 from connectors.errors import CheckpointError, KafkaJobError
-from connectors.kafka_sink import KafkaSink, KafkaSinkConfig, OutputSpec
+from connectors.kafka_config import Guarantee, KafkaJobConfig, Operator, OperatorSpec
+from connectors.kafka_sink import KafkaSink, KafkaSinkConfig
 from connectors.kafka_source import (
     TP,
     KafkaSource,
@@ -49,133 +51,18 @@ from connectors.kafka_source import (
     PartitionBatch,
     client_settings,
 )
-from connectors.schema import Schema
-from windows.time import Duration, now_ms, to_millis
-from windows.watermarks import WatermarkStrategy
+from connectors.repartition import (
+    ChannelMerge,
+    InternalBatch,
+    forward,
+    internal_topic,
+    plan_groups,
+    send_markers,
+)
+from windows.time import MAX_TIMESTAMP, now_ms, to_millis
 
 __all__ = ["CheckpointStats", "Guarantee", "JobStats", "KafkaJob", "KafkaJobConfig",
            "Operator", "OperatorSpec", "run_job"]
-
-Guarantee = Literal["exactly-once", "at-least-once"]
-
-
-class Operator(Protocol):
-    """What the runtime needs from an operator (``WindowOperator`` and ``CepOperator``
-    satisfy it): ``process(columns, timestamps, watermarks, processing_time)`` returning an
-    output with named streams, ``finish()``, ``snapshot()`` (plain data or bytes) and
-    ``restore(state)``."""
-
-    def process(self, columns: Mapping[str, np.ndarray], timestamps: Any = ...,
-                watermarks: Any = ..., processing_time: int | None = ...) -> Any: ...
-
-    def finish(self) -> Any: ...
-
-    def snapshot(self) -> Any: ...
-
-    def restore(self, state: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class OperatorSpec:
-    """One operator of a job: how to build it and where its output streams go.
-
-    Parameters
-    ----------
-    name : str
-        Unique within the job (the operator's state is stored under it).
-    factory : callable
-        ``factory() -> Operator``; called once per input partition.
-    outputs : mapping of str to OutputSpec
-        Stream name -> target. Window operators emit ``"results"`` and ``"late"``; CEP
-        operators ``"matches"``, ``"timeouts"`` and ``"late"``. A non-empty stream without a
-        target stops the job (never a silent drop).
-    """
-
-    name: str
-    factory: Callable[[], Operator]
-    outputs: Mapping[str, OutputSpec]
-
-
-@dataclass(frozen=True)
-class KafkaJobConfig:
-    """Everything a Kafka job needs (the ``cep run`` job file maps onto this).
-
-    Parameters
-    ----------
-    bootstrap : str
-        ``host:port[,...]`` of the Kafka cluster.
-    job_id : str
-        Names the consumer group, the checkpoint topic (``<job_id>.checkpoints``), the
-        dead-letter topic (``<job_id>.dead-letters``) and the transactional id
-        (``<job_id>-<worker_id>``).
-    topics : tuple of str
-        Input topics (JSON values decoded with ``schema``).
-    schema : Schema
-    operators : tuple of OperatorSpec
-        Each sees every decoded record of its partition.
-    watermarks : WatermarkStrategy
-        Per-partition watermarks. Without a timestamp assigner the event time is the schema's
-        ``event_time`` field, or else the record timestamp.
-    guarantee : {"exactly-once", "at-least-once"}
-    checkpoint_interval : timedelta or int ms
-        Time between checkpoints.
-    checkpoint_records : int, optional
-        Also checkpoint after this many input records.
-    worker_id : str
-        Distinct per worker process of the job, and stable across its restarts (a restarted
-        worker aborts the transaction its previous incarnation left open).
-    settings : mapping of str to str
-        librdkafka settings for every client (security), merged with ``CEPKIT_KAFKA_*``.
-    max_batch : int
-        Messages per poll.
-    stop_at_eof : bool
-        Stop when every assigned partition is at its end (bounded runs, replays).
-    finish_at_eof : bool
-        With ``stop_at_eof``: end the input for the operators (fire all windows).
-    backpressure : tuple of float
-        Pause the partitions when the producer queue is fuller than the first share, resume
-        below the second.
-    """
-
-    bootstrap: str
-    job_id: str
-    topics: tuple[str, ...]
-    schema: Schema
-    operators: tuple[OperatorSpec, ...]
-    watermarks: WatermarkStrategy = field(
-        default_factory=lambda: WatermarkStrategy.for_bounded_out_of_orderness(0))
-    guarantee: Guarantee = "exactly-once"
-    checkpoint_interval: Duration = 1000
-    checkpoint_records: int | None = None
-    dead_letter_topic: str | None = None
-    checkpoint_topic: str | None = None
-    worker_id: str = "0"
-    settings: Mapping[str, str] = field(default_factory=dict)
-    max_batch: int = 10_000
-    assignment: str = "cooperative-sticky"
-    stop_at_eof: bool = False
-    finish_at_eof: bool = False
-    backpressure: tuple[float, float] = (0.8, 0.3)
-
-    def __post_init__(self) -> None:
-        if self.guarantee not in ("exactly-once", "at-least-once"):
-            raise ValueError(f"guarantee must be 'exactly-once' or 'at-least-once', "
-                             f"got {self.guarantee!r}")
-        names = [o.name for o in self.operators]
-        if not names or len(set(names)) != len(names):
-            raise ValueError("a job needs operators with unique names")
-        to_millis(self.checkpoint_interval, name="checkpoint_interval", allow_zero=False)
-
-    @property
-    def dead_letters(self) -> str:
-        """The dead-letter topic."""
-        return self.dead_letter_topic or f"{self.job_id}.dead-letters"
-
-    @property
-    def checkpoints(self) -> str:
-        """The checkpoint topic."""
-        return self.checkpoint_topic or f"{self.job_id}.checkpoints"
-
 
 CheckpointStats = JobStats.Interval
 
@@ -200,22 +87,36 @@ class KafkaJob:
         self.stats = JobStats()
         self._stop = False
         self._interval = to_millis(config.checkpoint_interval, name="checkpoint_interval")
+        internal = {internal_topic(config.job_id, o.repartition) for o in config.operators
+                    if o.repartition is not None}
         self.source = KafkaSource(
-            KafkaSourceConfig(config.bootstrap, tuple(config.topics), config.job_id,
-                              config.schema, max_batch=config.max_batch,
-                              assignment=config.assignment, settings=config.settings),
+            KafkaSourceConfig(config.bootstrap, tuple(config.topics) + tuple(sorted(internal)),
+                              config.job_id, config.schema, max_batch=config.max_batch,
+                              assignment=config.assignment, settings=config.settings,
+                              internal=frozenset(internal), keep_values=bool(internal)),
             on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
         self.sink = KafkaSink(KafkaSinkConfig(
             config.bootstrap, f"{config.job_id}-{config.worker_id}" if self.eos else None,
             settings=config.settings))
         sizes = {t: self.source.partitions_of(t) for t in config.topics}
-        self.ckpt = CheckpointTopic(config.checkpoints, sizes)
         security = client_settings(config.settings)
+        self.direct, self.groups = plan_groups(
+            config.job_id, config.operators, config.repartition_partitions or max(sizes.values()))
+        self.internal = {g.topic: g for g in self.groups}
+        #: input partition -> channel number on the internal topics
+        self.channels = {tp: i for i, tp in enumerate(
+            sorted((t, p) for t, n in sizes.items() for p in range(n)))}
+        if self.groups:
+            create_topics(config.bootstrap, {g.topic: g.partitions for g in self.groups},
+                          extra=security)
+            sizes.update({g.topic: self.source.partitions_of(g.topic) for g in self.groups})
+        self.ckpt = CheckpointTopic(config.checkpoints, sizes)
         create_topics(config.bootstrap, {self.ckpt.name: self.ckpt.size},
                       config={"cleanup.policy": "compact"}, extra=security)
         create_topics(config.bootstrap, {config.dead_letters: max(sizes.values())},
                       extra=security)
         self.reader = CheckpointReader(self.source.config.consumer_settings(), self.ckpt)
+        self.fence = PartitionFence(self.ckpt)  # see connectors/_fence.py
 
     # -- control ---------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -251,12 +152,17 @@ class KafkaJob:
                 batches = self.source.poll()
                 if batches:
                     self._process(batches, now_ms())
+                if self.fence.yielded:
+                    self._reclaim()
                 if self._due():
                     self._checkpoint()
+                self._send_idle_markers()
                 if cfg.stop_at_eof and self._at_end():
                     if cfg.finish_at_eof:
                         self._finish_all()
-                    break
+                    if self._internal_done():
+                        break
+                    self._checkpoint()  # make the end markers visible to the internal stage
             self._checkpoint()
         finally:
             self._close()
@@ -264,7 +170,13 @@ class KafkaJob:
 
     def _at_end(self) -> bool:
         src = self.source
-        return bool(src.assigned) and src.assigned <= src.at_eof and not src.paused
+        return (bool(src.assigned) and src.assigned <= src.at_eof and not src.paused
+                and not self.fence.yielded)
+
+    def _internal_done(self) -> bool:
+        """True when every owned internal partition has seen the end of all input partitions
+        (always true without re-partitioning)."""
+        return all(p.finished for tp, p in self.parts.items() if tp[0] in self.internal)
 
     def _due(self) -> bool:
         st = self.stats
@@ -285,7 +197,12 @@ class KafkaJob:
             self.reader.close()
 
     # -- processing ------------------------------------------------------------------------------
-    def _process(self, batches: Mapping[TP, PartitionBatch], now: int) -> None:
+    def _specs(self, tp: TP) -> tuple[OperatorSpec, ...]:
+        """The operators that run on partition ``tp`` (input or internal)."""
+        group = self.internal.get(tp[0])
+        return group.operators if group is not None else self.direct
+
+    def _process(self, batches: Mapping[TP, Any], now: int) -> None:
         cfg = self.config
         if self.stats.first_record_at is None:
             self.stats.first_record_at = time.monotonic()
@@ -293,24 +210,88 @@ class KafkaJob:
             part = self.parts.get(tp)
             if part is None or b.next_offset <= part.next_offset:
                 continue
+            if isinstance(b, InternalBatch):
+                self._process_internal(part, b, now)
+                continue
             if b.num_rows and b.offsets[0] < part.next_offset:  # re-delivered after a seek
                 keep = b.offsets >= part.next_offset
                 b = PartitionBatch(b.topic, b.partition, {k: v[keep] for k, v in b.columns.items()},
                                    b.timestamps[keep], b.offsets[keep],
                                    [d for d in b.dead if d.offset >= part.next_offset],
-                                   b.next_offset)
+                                   b.next_offset,
+                                   None if b.values is None
+                                   else [v for v, k in zip(b.values, keep.tolist(), strict=True)
+                                         if k])
             self.sink.begin()
             if b.dead:
                 self.stats.dead_letters += self.sink.write_dead(cfg.dead_letters, b.dead)
             if b.num_rows and not part.finished:
                 ts = cfg.watermarks.extract_timestamps(b.columns, default=b.timestamps)
                 wms = part.tracker.advance(ts, processing_time=now)
-                for spec, op in zip(cfg.operators, part.ops, strict=True):
+                for spec, op in zip(self.direct, part.ops, strict=True):
                     self._emit(spec, op.process(b.columns, ts, wms, now))
+                if self.groups:
+                    channel = self.channels[tp]
+                    for g in self.groups:
+                        forward(self.sink, g, channel, b.columns, ts, b.offsets,
+                                b.values or [])
+                part.last_input = time.monotonic()
             part.next_offset = b.next_offset
+            if self.groups and not part.finished:
+                wm = part.tracker.current_watermark
+                if wm != part.sent_watermark or part.idle_sent:
+                    for g in self.groups:
+                        send_markers(self.sink, g, self.channels[tp], part.next_offset, wm)
+                    part.sent_watermark, part.idle_sent = wm, False
             part.dirty = True
             self.stats.records += b.num_rows + len(b.dead)
             self.stats.interval_records += b.num_rows + len(b.dead)
+
+    def _process_internal(self, part: PartitionState, b: InternalBatch, now: int) -> None:
+        """Records and markers of an internal (re-partitioning) partition."""
+        cfg = self.config
+        self.sink.begin()
+        if b.dead:
+            self.stats.dead_letters += self.sink.write_dead(cfg.dead_letters, b.dead)
+        specs = self._specs(part.tp)
+        merge = part.merge
+        before = merge.current
+        keep, wms = merge.admit(b)
+        if not part.finished:
+            if keep.any():
+                cols = {k: v[keep] for k, v in b.columns.items()}
+                for spec, op in zip(specs, part.ops, strict=True):
+                    self._emit(spec, op.process(cols, b.timestamps[keep], wms[keep], now))
+            if merge.ended:
+                for spec, op in zip(specs, part.ops, strict=True):
+                    self._emit(spec, op.finish())
+                part.finished = True
+            elif merge.current > before:
+                for spec, op in zip(specs, part.ops, strict=True):
+                    advance = getattr(op, "advance_watermark", None)
+                    if advance is not None:
+                        self._emit(spec, advance(merge.current))
+        part.next_offset = b.next_offset
+        part.dirty = True
+        n = int(keep.sum()) + len(b.dead)
+        self.stats.records += n
+        self.stats.interval_records += n
+
+    def _send_idle_markers(self) -> None:
+        """Input partitions without records for the strategy's idle timeout tell the
+        internal partitions to stop waiting for their watermark (Flink's idle status)."""
+        timeout = self.config.watermarks.idle_timeout
+        if not self.groups or timeout is None:
+            return
+        now = time.monotonic()
+        for tp, part in self.parts.items():
+            if (tp[0] in self.internal or part.idle_sent or part.finished
+                    or (now - part.last_input) * 1000 < timeout):
+                continue
+            self.sink.begin()
+            for g in self.groups:
+                send_markers(self.sink, g, self.channels[tp], part.next_offset, None)
+            part.idle_sent = part.dirty = True
 
     def _emit(self, spec: OperatorSpec, out: Any) -> None:
         for stream, cols in operator_streams(out).items():
@@ -323,12 +304,17 @@ class KafkaJob:
             self.stats.outputs += self.sink.write(target, cols)
 
     def _finish_all(self) -> None:
-        for part in self.parts.values():
-            if part.finished:
+        """End of a bounded input: finish the input partitions' operators and send end
+        markers to the internal topics (internal partitions finish when every input
+        partition's end marker has arrived)."""
+        for tp, part in self.parts.items():
+            if part.finished or tp[0] in self.internal:
                 continue
             self.sink.begin()
-            for spec, op in zip(self.config.operators, part.ops, strict=True):
+            for spec, op in zip(self.direct, part.ops, strict=True):
                 self._emit(spec, op.finish())
+            for g in self.groups:
+                send_markers(self.sink, g, self.channels[tp], part.next_offset, MAX_TIMESTAMP)
             part.finished = part.dirty = True
 
     def _backpressure(self) -> None:
@@ -364,7 +350,7 @@ class KafkaJob:
         try:
             self.sink.begin()
             for part in dirty:  # step 2
-                states[part.tp] = part.state(self.config.job_id, self.config.operators)
+                states[part.tp] = part.state(self.config.job_id, self._specs(part.tp))
                 idx = self.ckpt.index(*part.tp)
                 key = f"{part.tp[0]}/{part.tp[1]}".encode()
                 for chunk in encode_chunks(states[part.tp]):
@@ -378,6 +364,11 @@ class KafkaJob:
                     raise KafkaJobError(f"checkpoint of {part.tp} was not delivered")
                 offsets.append((self.ckpt.name, idx, last[idx] + 1))
             if self.eos:  # steps 4-5
+                # before send_offsets: Kafka holds back a read of pending offsets (require_stable)
+                moved = self.fence.moved(self.source.committed, [p.tp for p in dirty])
+                if moved:  # another worker committed them meanwhile: see _fence.py
+                    self._yield(moved)
+                    return False
                 self.sink.send_offsets(offsets, self.source.group_metadata())
                 self.sink.commit()
             else:
@@ -388,6 +379,7 @@ class KafkaJob:
             return False
         for part in dirty:
             part.committed(states[part.tp])
+            self.fence.remember(part.tp, last[self.ckpt.index(*part.tp)] + 1)
         self._report(len(dirty))
         return True
 
@@ -410,15 +402,33 @@ class KafkaJob:
             self._rollback()
         # at-least-once: outputs are out; keep the state and try again at the next checkpoint
 
+    def _yield(self, moved: list[TP]) -> None:
+        """Abort, roll back, and give up ``moved``: another worker committed them since this
+        one restored or committed them (a broker that does not fence stale generations)."""
+        self.stats.failed_commits += 1
+        self.sink.abort()
+        for tp in moved:
+            self.parts.pop(tp, None)
+        self.fence.yield_(moved)
+        self._rollback()
+
+    def _reclaim(self) -> None:
+        """Take up yielded partitions again from their committed checkpoint."""
+        due = self.fence.due(self.source.assigned)
+        if due:
+            for tp, offset in self._on_assign(due).items():
+                self.source.seek(tp, offset)
+
     def _rollback(self) -> None:
         """Restore every owned partition to its last committed state and offset."""
         for tp, part in self.parts.items():
-            part.rollback(self.config.operators, self.config.watermarks)
+            part.rollback(self._specs(tp), self.config.watermarks)
             self.source.seek(tp, part.next_offset)
 
     # -- rebalancing -----------------------------------------------------------------------------
     def _on_assign(self, tps: list[TP]) -> dict[TP, int]:
         cfg = self.config
+        self.fence.rebalanced = True
         ck = [(self.ckpt.name, self.ckpt.index(t, p)) for t, p in tps]
         committed = self.source.committed(list(tps) + ck)
         starts = {}
@@ -430,15 +440,20 @@ class KafkaJob:
                     raise CheckpointError(
                         f"{tp}: committed offset {committed[tp]} differs from the checkpoint's "
                         f"{cp.offset}")
-                part = PartitionState.restored(tp, cp.state, cfg.job_id, cfg.operators,
-                                               cfg.watermarks)
+                part = PartitionState.restored(tp, cp.state, cfg.job_id, self._specs(tp),
+                                               cfg.watermarks, self._merge(tp))
             else:
-                part = PartitionState.fresh(tp, max(committed[tp], 0), cfg.operators,
-                                            cfg.watermarks)
+                part = PartitionState.fresh(tp, max(committed[tp], 0), self._specs(tp),
+                                            cfg.watermarks, self._merge(tp))
             self.parts[tp] = part
+            self.fence.remember(tp, pointer)
             starts[tp] = part.next_offset
             self.stats.restored += pointer > 0
         return starts
+
+    def _merge(self, tp: TP) -> ChannelMerge | None:
+        """A fresh channel merge for an internal partition, ``None`` for an input one."""
+        return ChannelMerge(len(self.channels)) if tp[0] in self.internal else None
 
     def _on_revoke(self, tps: list[TP]) -> None:
         if any(tp in self.parts for tp in tps):
@@ -449,6 +464,7 @@ class KafkaJob:
                     self.sink.abort()
         for tp in tps:
             self.parts.pop(tp, None)
+        self.fence.forget(tps)
 
     def _on_lost(self, tps: list[TP]) -> None:
         if self.eos and self.sink.in_transaction:
@@ -458,6 +474,7 @@ class KafkaJob:
             self._rollback()
         for tp in tps:
             self.parts.pop(tp, None)
+        self.fence.forget(tps)
 
 
 def run_job(config: KafkaJobConfig, *, max_seconds: float | None = None,

@@ -3,9 +3,15 @@ or record timestamps), run the job's rules and windows, write deterministic outp
 
 Each input partition gets its own operators and watermark tracker, as in the Kafka runtime
 (keys follow partitioning), so the output depends only on the records in the range, never on
-how polls cut them. The end of a partition is detected with partition-EOF events, not with
-``ListOffsets`` (which the test broker answers wrongly). A replay commits nothing: it uses a
-fresh consumer group and reads with ``isolation.level=read_committed``.
+how polls cut them. Rules and windows keyed by something other than the message key (which
+the Kafka runtime re-partitions, see :mod:`connectors.repartition`) run once over all
+partitions after the range is read: the partitions are interleaved round-robin in chunks of
+:data:`SHUFFLE_CHUNK` records (whatever the poll size), in topic/partition order, and the
+watermark is the minimum of the partitions' watermarks, as the internal topic's markers give
+it; so this output is deterministic too. The end of a partition is detected with
+partition-EOF events, not with ``ListOffsets`` (which the test broker answers wrongly). A
+replay commits nothing: it uses a fresh consumer group and reads with
+``isolation.level=read_committed``.
 
 Range bounds:
 
@@ -27,13 +33,15 @@ from typing import IO, Any
 from connectors.batches import DeadLetter
 from connectors.errors import JobFileError
 from connectors.jobfile import JobSpec
-from connectors.kafkajob import kafka_connection
+from connectors.kafkajob import kafka_connection, message_key, repartitioned
 from connectors.localrun import RunSummary, _DeadLetters, _SinkSet, write_sorted
 from connectors.pipeline import Output, Pipeline
 
 __all__ = ["Bound", "parse_bound", "replay_topic_range"]
 
 _OFFSET_LIMIT = 10**11
+#: Records per partition per round when re-partitioned operators replay (see above).
+SHUFFLE_CHUNK = 4096
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,8 @@ def replay_topic_range(job: JobSpec, *, start: Bound | None = None, end: Bound |
         "fetch.queue.backoff.ms": 10, **client_settings(settings)})
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(job.max_out_of_orderness)
     pipelines: dict[tuple[str, int], tuple[Pipeline, Any]] = {}
+    shuffled = _shuffled_pipeline(job)
+    kept: dict[tuple[str, int], list[tuple[dict[str, Any], Any, Any]]] = {}
     summary = RunSummary()
     held: list[Output] = []
     dead = _DeadLetters(job.dead_letter_path)
@@ -166,13 +176,17 @@ def replay_topic_range(job: JobSpec, *, start: Bound | None = None, end: Bound |
                 if not b.num_rows:
                     continue
                 if tp not in pipelines:
-                    pipelines[tp] = (Pipeline(job), strategy.create_tracker([0]))
+                    pipelines[tp] = (_direct_pipeline(job), strategy.create_tracker([0]))
                 pipe, tracker = pipelines[tp]
                 wms = tracker.advance(b.timestamps, processing_time=0)
                 _count(summary, pipe.process(b.columns, b.timestamps, wms), held)
+                if shuffled is not None:
+                    kept.setdefault(tp, []).append((b.columns, b.timestamps, wms))
                 summary.records += b.num_rows
         for pipe, _ in pipelines.values():
             _count(summary, pipe.finish(), held)
+        if shuffled is not None:
+            _run_shuffled(shuffled, kept, SHUFFLE_CHUNK, summary, held)
         write_sorted(held, sinks)
     finally:
         consumer.close()
@@ -185,3 +199,54 @@ def _count(summary: RunSummary, outs: list[Output], held: list[Output]) -> None:
     for o in outs:
         summary.outputs[o.name] = summary.outputs.get(o.name, 0) + len(o)
         held.append(o)
+
+
+def _split(job: JobSpec, shuffled: bool) -> Pipeline:
+    pipe = Pipeline(job)
+    key = message_key(job)
+    pipe.rules = [r for r in pipe.rules if (repartitioned(r, key) is not None) == shuffled]
+    pipe.windows = [w for w in pipe.windows if (repartitioned(w, key) is not None) == shuffled]
+    return pipe
+
+
+def _direct_pipeline(job: JobSpec) -> Pipeline:
+    """The rules and windows keyed by the message key (one instance per partition)."""
+    return _split(job, False)
+
+
+def _shuffled_pipeline(job: JobSpec) -> Pipeline | None:
+    """The rules and windows the Kafka runtime re-partitions (one instance over all
+    partitions), or ``None`` when there are none."""
+    pipe = _split(job, True)
+    return pipe if pipe.rules or pipe.windows else None
+
+
+def _run_shuffled(pipe: Pipeline, kept: dict[tuple[str, int], list[tuple[Any, Any, Any]]],
+                  chunk: int, summary: RunSummary, held: list[Output]) -> None:
+    """Feed the partitions' records round-robin in chunks; each chunk sees the minimum of
+    the partitions' watermarks before it (what the internal topic's markers deliver)."""
+    import numpy as np
+
+    from windows.time import MIN_TIMESTAMP
+
+    order = sorted(kept)
+    data = {}
+    for tp in order:
+        parts = kept[tp]
+        cols = {k: np.concatenate([c[k] for c, _, _ in parts]) for k in parts[0][0]}
+        data[tp] = (cols, np.concatenate([t for _, t, _ in parts]),
+                    np.concatenate([w for _, _, w in parts]))
+    marks = dict.fromkeys(order, MIN_TIMESTAMP)
+    pos = dict.fromkeys(order, 0)
+    while any(pos[tp] < data[tp][1].shape[0] for tp in order):
+        for tp in order:
+            cols, ts, wms = data[tp]
+            lo, hi = pos[tp], min(pos[tp] + chunk, ts.shape[0])
+            if lo >= hi:
+                continue
+            merged = np.full(hi - lo, min(marks.values()), np.int64)
+            _count(summary, pipe.process({k: v[lo:hi] for k, v in cols.items()}, ts[lo:hi],
+                                         merged), held)
+            marks[tp] = int(wms[hi - 1])
+            pos[tp] = hi
+    _count(summary, pipe.finish(), held)

@@ -29,7 +29,9 @@ def make_operator() -> Any:
 
 
 def make_config(bootstrap: str, job_id: str, topic: str, out: str, late: str,
-                **kw: Any) -> Any:
+                repartition: bool = False, **kw: Any) -> Any:
+    """The test job; ``repartition=True`` sends the records through an internal topic
+    keyed by ``key`` (for input that is not partitioned by it)."""
     from connectors.kafka_sink import OutputSpec
     from connectors.runtime import KafkaJobConfig, OperatorSpec
     from connectors.schema import Schema
@@ -37,7 +39,8 @@ def make_config(bootstrap: str, job_id: str, topic: str, out: str, late: str,
 
     spec = OperatorSpec("win", make_operator,
                         {"results": OutputSpec(out, key="key"),
-                         "late": OutputSpec(late, key="key")})
+                         "late": OutputSpec(late, key="key")},
+                        repartition=("key",) if repartition else None)
     return KafkaJobConfig(bootstrap=bootstrap, job_id=job_id, topics=(topic,),
                           schema=Schema.from_dict(SCHEMA), operators=(spec,),
                           watermarks=WatermarkStrategy.for_bounded_out_of_orderness(DELAY_MS),
@@ -110,6 +113,27 @@ def reference(records: Records, partitions: int) -> tuple[Counter[bytes], Counte
     return results, late
 
 
+def _slow_first_assignment(job: Any, seconds: float) -> None:
+    """Make the worker's first non-empty assignment callback last ``seconds`` longer, after
+    the partitions were restored (a slow state restore); prints ``{"slow_assign": [...]}``
+    when the wait begins."""
+    import time
+
+    source = job.source
+    restore = source._on_assign
+    done: list[bool] = []
+
+    def on_assign(tps: list[tuple[str, int]]) -> Any:
+        starts = restore(tps)
+        if tps and not done:
+            done.append(True)
+            print(json.dumps({"slow_assign": sorted(tps)}), flush=True)
+            time.sleep(seconds)
+        return starts
+
+    source._on_assign = on_assign
+
+
 def main(argv: list[str]) -> int:
     """Worker process: run the test job, print one JSON line per checkpoint."""
     from connectors.runtime import KafkaJob
@@ -125,10 +149,13 @@ def main(argv: list[str]) -> int:
         jobs[0].stop()
 
     signal.signal(signal.SIGTERM, on_term)
+    slow = float(args.pop("slow_assign", 0))
     cfg = make_config(**args)
     job = KafkaJob(cfg, on_checkpoint=lambda iv: print(
         json.dumps({"checkpoint": iv.number, "records": iv.records,
                     "blocked_share": iv.blocked_share}), flush=True))
+    if slow:
+        _slow_first_assignment(job, slow)
     jobs.append(job)
     print(json.dumps({"started": True}), flush=True)
     stats = job.run()
@@ -152,18 +179,25 @@ def produce_in_background(bootstrap: str, topic: str, records: Records,
 
 
 class Worker:
-    """A worker process of the test job; its checkpoint lines are collected by a thread."""
+    """A worker process of the test job; its checkpoint lines are collected by a thread.
+    Its stderr is appended to the file ``$CEPKIT_TEST_WORKER_LOG`` if that is set (debugging),
+    else dropped."""
 
     def __init__(self, **args: Any) -> None:
+        import os
         import queue
         import subprocess
         import threading
 
         self.lines: queue.Queue[dict[str, Any]] = queue.Queue()
         self.started = False
+        log = os.environ.get("CEPKIT_TEST_WORKER_LOG")
+        err: Any = open(log, "ab") if log else subprocess.DEVNULL
         self.proc = subprocess.Popen([sys.executable, str(HERE / "kafka_helpers.py"),
                                       json.dumps(args)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, cwd=str(HERE))
+                                     stderr=err, cwd=str(HERE))
+        if log:
+            err.close()
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -192,9 +226,26 @@ class Worker:
                 break
         return got
 
-    def kill(self) -> None:
+    def wait_line(self, key: str, timeout: float) -> dict[str, Any] | None:
+        """Wait for an output line with member ``key`` (or the timeout); return it."""
+        import queue
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                break
+            if key in msg:
+                return msg
+        return None
+
+    def kill(self) -> bool:
+        """SIGKILL the worker; True if it was still running and died of the signal."""
+        running = self.proc.poll() is None
         self.proc.send_signal(signal.SIGKILL)
-        self.close()
+        return running and self.close() == -signal.SIGKILL
 
     def terminate(self, timeout: float = 60) -> int:
         """Wait until the worker has started, then stop it cleanly; return its status."""

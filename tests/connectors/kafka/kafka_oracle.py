@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import struct
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 with warnings.catch_warnings():  # kafka-python 3.0 uses importlib.resources.read_text
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -22,7 +22,8 @@ with warnings.catch_warnings():  # kafka-python 3.0 uses importlib.resources.rea
 
 @dataclass(frozen=True)
 class Rec:
-    """One committed record."""
+    """One committed record; ``producer_id`` and ``commit_marker`` (the offset of the COMMIT
+    control batch that released it) name its transaction, -1 for a non-transactional one."""
 
     partition: int
     offset: int
@@ -30,6 +31,8 @@ class Rec:
     value: bytes | None
     headers: tuple[tuple[str, bytes | None], ...]
     timestamp: int
+    producer_id: int = -1
+    commit_marker: int = -1
 
 
 def _string(s: str) -> bytes:
@@ -123,7 +126,9 @@ def _partition(conn: _Conn, topic: str, p: int) -> list[Rec]:
                 for ctl in batch:
                     recs = pending.pop(pid, [])
                     if ctl.commit:
-                        committed.extend(recs)
+                        committed.extend(replace(r, producer_id=pid,
+                                                 commit_marker=batch.base_offset)
+                                         for r in recs)
             else:
                 recs = [Rec(p, r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
                         for r in batch if r.offset >= offset]

@@ -69,31 +69,53 @@ def _check(broker: EmbeddedBroker, prefix: str, records: list) -> None:
     ref = _uninterrupted(broker, prefix)
     assert ref == expected, "the uninterrupted run differs from the offline reference"
     res, late = _committed_view(broker.bootstrap, prefix)
-    assert sum(res.values()) == sum(ref[0].values())
     missing, extra = ref[0] - res, res - ref[0]
-    assert not missing and not extra, f"{len(missing)} results missing, {len(extra)} extra"
+    assert not missing and not extra, (f"{len(missing)} results missing, {len(extra)} extra"
+                                       + _copies(broker.bootstrap, prefix, extra))
+    assert sum(res.values()) == sum(ref[0].values())
     assert late == ref[1]
     assert not read_committed(broker.bootstrap, f"{prefix}.job.dead-letters", P)
 
 
-def _kill_at_random(w: Worker, rng: random.Random) -> None:
+def _copies(bootstrap: str, prefix: str, extra: Counter[bytes]) -> str:
+    """Every committed copy of the duplicated results: partition, offset, producer id and
+    the offset of the COMMIT marker of its transaction (which worker committed it when)."""
+    return "".join(f"\n  {prefix}.out/{r.partition}@{r.offset} producer {r.producer_id} "
+                   f"commit@{r.commit_marker}: {r.value!r}"
+                   for r in read_committed(bootstrap, f"{prefix}.out", P)
+                   if r.value in extra)
+
+
+def _kill_at_random(w: Worker, rng: random.Random) -> bool:
     if rng.random() < 0.3:
         time.sleep(rng.uniform(0.2, 4.0))  # during start-up, join or recovery
     else:
         w.wait_checkpoints(rng.randint(1, 3), timeout=30)
         time.sleep(rng.uniform(0.0, 0.3))  # between or inside transactions
-    w.kill()
+    return w.kill()
+
+
+KILLS = 20  #: SIGKILLs of a running worker that each crash loop must deliver
+
+
+def _crash_loop(broker: EmbeddedBroker, prefix: str, worker: str, rng: random.Random) -> int:
+    """Start worker ``worker`` and SIGKILL it at a random moment, :data:`KILLS` times;
+    return how many kills hit a running worker (a worker that died by itself does not
+    count; at most ``2 * KILLS`` starts)."""
+    kills = starts = 0
+    t0 = time.monotonic()
+    while kills < KILLS and starts < 2 * KILLS:
+        starts += 1
+        kills += _kill_at_random(Worker(**_args(broker, prefix, worker)), rng)
+    print(f"{prefix}: {kills} kills of {starts} starts in {time.monotonic() - t0:.0f} s")
+    return kills
 
 
 def test_crash_loop_one_worker(broker: EmbeddedBroker) -> None:
     prefix = "crash1"
-    records, feeder = _setup(broker, prefix, 60_000, seed=11, seconds=100)
+    records, feeder = _setup(broker, prefix, 60_000, seed=11, seconds=90)
     rng = random.Random(1)
-    kills = 0
-    while kills < 20:
-        w = Worker(**_args(broker, prefix, "w0"))
-        _kill_at_random(w, rng)
-        kills += 1
+    assert _crash_loop(broker, prefix, "w0", rng) >= KILLS
     feeder.join()
     print("committed before the last start:",
           committed_offsets(broker.bootstrap, f"{prefix}.job", f"{prefix}.in", P),
@@ -106,18 +128,21 @@ def test_crash_loop_one_worker(broker: EmbeddedBroker) -> None:
     _check(broker, prefix, records)
 
 
-@pytest.mark.xfail(strict=False, reason="bug found by CI (session 1): with two workers and one "
-                   "killed repeatedly, the committed output once held 762 results instead of 750 "
-                   "(duplicates after a rebalance); passes in most runs; under investigation")
+@pytest.mark.xfail(strict=False, reason="open bug (issue 5): about 1 run in 7, every partition's "
+                   "first window is committed twice by one producer, as if the worker had "
+                   "restored with no committed checkpoint (committed offsets read back older "
+                   "than committed were seen once on the test broker); the two-owner cause "
+                   "is fixed and tested by test_stale_owner_is_fenced")
 def test_crash_loop_two_workers(broker: EmbeddedBroker) -> None:
+    """Worker ``a`` runs throughout, ``b`` is killed and restarted: partitions move between
+    them on every join and every session timeout (see docs/kafka.md, "Fencing per
+    partition", for the test broker's rebalance gaps this once exposed)."""
     prefix = "crash2"
-    records, feeder = _setup(broker, prefix, 60_000, seed=12, seconds=80)
+    records, feeder = _setup(broker, prefix, 60_000, seed=12, seconds=110)
     rng = random.Random(2)
     stable = Worker(**_args(broker, prefix, "a"))
     try:
-        for _ in range(12):
-            w = Worker(**_args(broker, prefix, "b"))
-            _kill_at_random(w, rng)
+        kills = _crash_loop(broker, prefix, "b", rng)
         feeder.join()
         w = Worker(**_args(broker, prefix, "b"))
         done = wait_committed(broker.bootstrap, f"{prefix}.job", f"{prefix}.in",
@@ -125,6 +150,7 @@ def test_crash_loop_two_workers(broker: EmbeddedBroker) -> None:
         assert w.terminate() == 0
     finally:
         rc = stable.terminate()
+    assert kills >= KILLS
     assert rc == 0
     assert done, "the job did not reach the end of its input"
     _check(broker, prefix, records)
@@ -146,5 +172,30 @@ def test_broker_paused_mid_run(broker: EmbeddedBroker) -> None:
         broker.resume()
         rc = w.terminate()
     assert rc == 0
+    assert done, "the job did not reach the end of its input"
+    _check(broker, prefix, records)
+
+
+def test_stale_owner_is_fenced(broker: EmbeddedBroker) -> None:
+    """A worker still inside its assignment callback when another worker joins: the test
+    broker completes that rebalance without it (Apache Kafka would wait for it) and gives its
+    new partitions to the newcomer, and it does not check the generation of transactional
+    offset commits, so both workers process and commit the same partitions for a while. The
+    per-partition fencing of ``connectors/_fence.py`` must keep the committed output exact."""
+    prefix = "stale"
+    records, feeder = _setup(broker, prefix, 40_000, seed=14, seconds=30)
+    workers = [Worker(**_args(broker, prefix, "a"))]
+    try:
+        assert workers[0].wait_checkpoints(1, timeout=60) == 1
+        workers.append(Worker(**_args(broker, prefix, "b"), slow_assign=8))
+        assert workers[1].wait_line("slow_assign", timeout=60) is not None
+        time.sleep(0.5)
+        workers.append(Worker(**_args(broker, prefix, "c")))
+        feeder.join()
+        done = wait_committed(broker.bootstrap, f"{prefix}.job", f"{prefix}.in",
+                              partition_ends(records, P), timeout=240)
+    finally:
+        rcs = [w.terminate() for w in workers]
+    assert rcs == [0] * len(workers)
     assert done, "the job did not reach the end of its input"
     _check(broker, prefix, records)

@@ -115,3 +115,37 @@ def test_checkpoint_topic_maps_input_partitions() -> None:
         ct.index("a", 3)
     with pytest.raises(CheckpointError):
         ct.index("c", 0)
+
+
+def test_fence_yields_only_partitions_another_writer_moved_forward() -> None:
+    import time
+
+    from connectors._fence import PartitionFence
+
+    ckpt = CheckpointTopic("job.checkpoints", {"in": 3})
+    fence = PartitionFence(ckpt, reclaim_after=0.2)
+    for p, pointer in ((0, 10), (1, -1), (2, 30)):
+        fence.remember(("in", p), pointer)
+    group = {("job.checkpoints", 0): 12, ("job.checkpoints", 1): -1,
+             ("job.checkpoints", 2): 28}  # 0: another writer; 2: the broker lost our last commit
+    reads: list[list[tuple[str, int]]] = []
+
+    def committed(tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        reads.append(tps)
+        return {tp: group[tp] for tp in tps}
+
+    tps = [("in", 0), ("in", 1), ("in", 2)]
+    assert fence.moved(committed, tps) == [("in", 0)]
+    assert reads == [[("job.checkpoints", 0), ("job.checkpoints", 1), ("job.checkpoints", 2)]]
+    fence.yield_([("in", 0)])
+    assert fence.due({("in", 0), ("in", 1)}) == []  # no rebalance yet, not timed out
+    fence.rebalanced = True
+    assert fence.due({("in", 0)}) == [("in", 0)] and not fence.yielded
+    fence.yield_([("in", 1), ("in", 2)])
+    assert fence.due({("in", 1)}) == []  # ("in", 2) is no longer assigned: forgotten
+    assert list(fence.yielded) == [("in", 1)]
+    time.sleep(0.25)
+    assert fence.due({("in", 1)}) == [("in", 1)]
+    fence.remember(("in", 1), 5)
+    fence.forget([("in", 1)])
+    assert ("in", 1) not in fence.pointers and fence.rebalanced

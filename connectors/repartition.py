@@ -1,0 +1,422 @@
+"""Re-partitioning through an internal topic, for operators keyed by a field that is not the
+input topic's message key (as Kafka Streams' repartition topics, with Flink's watermark
+propagation across a ``keyBy``).
+
+A Kafka job keeps one operator instance per partition it consumes, which is only right when
+every record of a key is in one partition. An operator whose key differs from the input's
+partitioning therefore runs on an internal topic ``<job_id>.repartition.<key>``:
+
+* **Upstream** (each input partition, numbered as a *channel*): every decoded record is
+  produced unchanged (its raw JSON value, its event time as the record timestamp) to the
+  internal partition ``crc32(key text) % partitions``, with a header holding its channel and
+  source position. After each batch a *watermark marker* with the input partition's
+  watermark goes to every internal partition; an idle input partition sends an *idle marker*;
+  the end of a bounded input sends an *end marker* (watermark ``MAX_TIMESTAMP``). All of it is
+  produced inside the job's transaction, with the input offsets.
+* **Downstream** (each internal partition): :class:`ChannelMerge` keeps, per channel, the last
+  watermark and the last source position taken. The operators' watermark is the minimum over
+  the channels that are not idle (as Flink combines input channels), and never goes back. A
+  record or marker whose source position is not past the channel's last one is a copy and is
+  skipped: on Apache Kafka ``read_committed`` never shows such copies; brokers that show
+  records of aborted transactions (the embedded test broker) do, and the copies are
+  identical to the committed records that follow.
+
+Lateness: a record inside its input partition's out-of-orderness bound is never late after
+the shuffle (the merged watermark is at most that partition's); a record already behind its
+own partition's watermark may or may not be late downstream, depending on how the channels
+interleave, exactly as in Flink after a ``keyBy``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from connectors.kafka_source import TP, DeadRecord
+from connectors.schema import Schema
+from windows.time import MAX_TIMESTAMP, MIN_TIMESTAMP
+
+__all__ = ["HDR_IDLE", "HDR_SOURCE", "HDR_WATERMARK", "ChannelMerge", "InternalBatch",
+           "RepartitionGroup", "decode_internal", "forward", "internal_topic", "key_text",
+           "partition_of", "plan_groups", "send_markers"]
+
+#: Header of every internal record: ``b"<channel> <position>"``.
+HDR_SOURCE = "cepkit.source"
+#: Header of a watermark marker (value empty): the input partition's watermark, epoch ms.
+HDR_WATERMARK = "cepkit.watermark"
+#: Header of an idle marker (value empty).
+HDR_IDLE = "cepkit.idle"
+
+_DATA, _MARK, _IDLE = 0, 1, 2
+
+
+def internal_topic(job_id: str, key: Sequence[str]) -> str:
+    """Name of the internal topic of a job for operators keyed by ``key`` (column names;
+    empty for an unkeyed operator, whose records all go to partition 0)."""
+    return f"{job_id}.repartition.{'+'.join(key) if key else '_global'}"
+
+
+@dataclass(frozen=True)
+class RepartitionGroup:
+    """Operators that share a key other than the input's partitioning.
+
+    Attributes
+    ----------
+    key : tuple of str
+        Key columns (empty: one global partition).
+    topic : str
+        The internal topic.
+    partitions : int
+        Partitions of the internal topic.
+    operators : tuple of OperatorSpec
+    """
+
+    key: tuple[str, ...]
+    topic: str
+    partitions: int
+    operators: tuple[Any, ...]
+
+
+def plan_groups(job_id: str, operators: Sequence[Any], partitions: int
+                ) -> tuple[tuple[Any, ...], tuple[RepartitionGroup, ...]]:
+    """Split a job's operators into those that run on the input partitions (``repartition``
+    is ``None``) and groups by re-partitioning key.
+
+    Returns
+    -------
+    direct : tuple of OperatorSpec
+    groups : tuple of RepartitionGroup
+        In order of first appearance.
+    """
+    direct = tuple(o for o in operators if getattr(o, "repartition", None) is None)
+    by_key: dict[tuple[str, ...], list[Any]] = {}
+    for o in operators:
+        if getattr(o, "repartition", None) is not None:
+            by_key.setdefault(tuple(o.repartition), []).append(o)
+    groups = tuple(RepartitionGroup(k, internal_topic(job_id, k), 1 if not k else partitions,
+                                    tuple(ops)) for k, ops in by_key.items())
+    return direct, groups
+
+
+def key_text(columns: Mapping[str, np.ndarray], key: Sequence[str], n: int) -> list[bytes]:
+    """The message key of each row: the key columns' values as text, joined by ``\\x1f``
+    (``None`` -> empty text).
+
+    Parameters
+    ----------
+    columns : mapping of str to ndarray, each shape (n,)
+    key : sequence of str
+        Column names (empty: every key is ``b""``).
+    n : int
+        Number of rows.
+
+    Raises
+    ------
+    KeyError
+        If a key column is missing.
+    """
+    if not key:
+        return [b""] * n
+    texts = [["" if v is None else str(v) for v in np.asarray(columns[c]).tolist()]
+             for c in key]
+    if len(texts) == 1:
+        return [t.encode() for t in texts[0]]
+    return ["\x1f".join(parts).encode() for parts in zip(*texts, strict=True)]
+
+
+def partition_of(keys: Sequence[bytes], partitions: int) -> np.ndarray:
+    """Internal partition of each key: ``crc32(key) % partitions`` (int64, shape (n,)).
+    Only consistency matters: equal keys always land in one partition."""
+    if partitions == 1:
+        return np.zeros(len(keys), np.int64)
+    crc = zlib.crc32
+    return np.fromiter((crc(k) % partitions for k in keys), np.int64, len(keys))
+
+
+def source_header(channel: int, position: int) -> tuple[str, bytes]:
+    """The :data:`HDR_SOURCE` header."""
+    return HDR_SOURCE, f"{channel} {position}".encode()
+
+
+def data_position(offset: int) -> int:
+    """Source position of the record at input ``offset`` (odd numbers)."""
+    return 2 * offset + 1
+
+
+def marker_position(next_offset: int) -> int:
+    """Source position of a marker sent when the input partition has been read up to (not
+    including) ``next_offset`` (even numbers: between two records)."""
+    return 2 * next_offset
+
+
+def forward(sink: Any, group: RepartitionGroup, channel: int, columns: Mapping[str, np.ndarray],
+            timestamps: np.ndarray, offsets: np.ndarray, values: Sequence[bytes]) -> int:
+    """Produce decoded rows of input partition ``channel`` to ``group``'s internal topic.
+
+    Parameters
+    ----------
+    sink : KafkaSink
+        Producer of the job (the open transaction).
+    group : RepartitionGroup
+    channel : int
+        Number of the input partition.
+    columns : mapping of str to ndarray, each shape (n,)
+        Decoded rows (the key columns are read from them).
+    timestamps, offsets : ndarray of int64, shape (n,)
+        Event time (epoch ms; becomes the record timestamp) and input offset of each row.
+    values : sequence of bytes, length n
+        The rows' raw JSON values, forwarded unchanged.
+
+    Returns
+    -------
+    int
+        Records produced.
+    """
+    n = len(values)
+    if not n:
+        return 0
+    keys = key_text(columns, group.key, n)
+    parts = partition_of(keys, group.partitions).tolist()
+    produce, topic = sink.produce, group.topic
+    for v, k, p, t, o in zip(values, keys, parts, timestamps.tolist(), offsets.tolist(),
+                             strict=True):
+        produce(topic, v, k, [source_header(channel, data_position(o))], partition=p,
+                timestamp=t)
+    return n
+
+
+def send_markers(sink: Any, group: RepartitionGroup, channel: int, next_offset: int,
+                 watermark: int | None) -> None:
+    """Send a watermark marker (or, with ``watermark=None``, an idle marker) from input
+    partition ``channel``, read up to ``next_offset``, to every partition of the group's
+    internal topic. An end marker is a watermark marker with ``MAX_TIMESTAMP``."""
+    hdrs = [source_header(channel, marker_position(next_offset)),
+            (HDR_WATERMARK, str(watermark).encode()) if watermark is not None
+            else (HDR_IDLE, b"1")]
+    for p in range(group.partitions):
+        sink.produce(group.topic, b"", None, hdrs, partition=p)
+
+
+@dataclass(eq=False)
+class InternalBatch:
+    """The messages of one internal partition from one poll, in offset order.
+
+    Attributes
+    ----------
+    topic, partition : str, int
+    kind : ndarray of int8, shape (m,)
+        0 data record, 1 watermark marker, 2 idle marker.
+    channel, position : ndarray of int64, shape (m,)
+        Input partition (channel) and source position of each message.
+    watermark : ndarray of int64, shape (m,)
+        Marker watermark (``MIN_TIMESTAMP`` for other messages).
+    rows : ndarray of int64, shape (n,)
+        Message index of each decoded data row.
+    columns : dict of str to ndarray, each shape (n,)
+    timestamps : ndarray of int64, shape (n,)
+        Event time of each data row (the internal record's timestamp).
+    dead : list of DeadRecord
+        Data records that do not fit the schema (only if the schema changed between the
+        stages).
+    next_offset : int
+    """
+
+    topic: str
+    partition: int
+    kind: np.ndarray
+    channel: np.ndarray
+    position: np.ndarray
+    watermark: np.ndarray
+    rows: np.ndarray
+    columns: dict[str, np.ndarray]
+    timestamps: np.ndarray
+    dead: list[DeadRecord]
+    next_offset: int
+
+    @property
+    def num_rows(self) -> int:
+        """Number of decoded data rows."""
+        return int(self.rows.shape[0])
+
+
+def _parse_headers(msg: Any) -> tuple[int, int, int, int]:
+    kind, chan, pos, wm = _DATA, -1, -1, MIN_TIMESTAMP
+    for name, val in msg.headers() or ():
+        if name == HDR_SOURCE:
+            c, p = val.split()
+            chan, pos = int(c), int(p)
+        elif name == HDR_WATERMARK:
+            kind, wm = _MARK, int(val)
+        elif name == HDR_IDLE:
+            kind = _IDLE
+    if chan < 0:
+        raise ValueError("an internal record without its source header")
+    return kind, chan, pos, wm
+
+
+def decode_internal(messages: Sequence[Any], schema: Schema) -> dict[TP, InternalBatch]:
+    """Decode polled messages of internal topics into one :class:`InternalBatch` per
+    partition (messages of one partition in offset order).
+
+    A message without the source header is not ours and becomes a dead letter.
+    """
+    from connectors.files import decode_json_records
+
+    per: dict[TP, list[Any]] = {}
+    for msg in messages:
+        per.setdefault((msg.topic(), msg.partition()), []).append(msg)
+    out: dict[TP, InternalBatch] = {}
+    for (topic, part), msgs in per.items():
+        m = len(msgs)
+        kind = np.zeros(m, np.int8)
+        chan = np.full(m, -1, np.int64)
+        pos = np.full(m, -1, np.int64)
+        wm = np.full(m, MIN_TIMESTAMP, np.int64)
+        dead: list[DeadRecord] = []
+        data: list[int] = []
+        for i, msg in enumerate(msgs):
+            try:
+                kind[i], chan[i], pos[i], wm[i] = _parse_headers(msg)
+            except ValueError as exc:
+                kind[i] = -1
+                dead.append(DeadRecord(topic, part, msg.offset(), msg.key(), msg.value(),
+                                       msg.timestamp()[1], f"internal record: {exc}"))
+                continue
+            if kind[i] == _DATA:
+                data.append(i)
+        idx = np.asarray(data, np.int64)
+        batch = decode_json_records([msgs[i].value() for i in data], schema, positions=idx)
+        for d in batch.dead_letters:
+            msg = msgs[d.position]
+            kind[d.position] = -1
+            dead.append(DeadRecord(topic, part, msg.offset(), msg.key(), msg.value(),
+                                   msg.timestamp()[1], d.reason))
+        rows = np.asarray(batch.positions, np.int64)
+        ts = np.fromiter((msgs[i].timestamp()[1] for i in rows.tolist()), np.int64, len(rows))
+        dead.sort(key=lambda d: d.offset)
+        out[(topic, part)] = InternalBatch(topic, part, kind, chan, pos, wm, rows,
+                                           dict(batch.columns), ts, dead,
+                                           msgs[-1].offset() + 1)
+    return out
+
+
+@dataclass
+class ChannelMerge:
+    """Watermark and de-duplication state of one internal partition over its channels.
+
+    Parameters
+    ----------
+    channels : int
+        Number of input partitions (all input topics) feeding the internal topic.
+
+    Attributes
+    ----------
+    watermarks : ndarray of int64, shape (channels,)
+        Last watermark received per channel.
+    positions : ndarray of int64, shape (channels,)
+        Last source position taken per channel (-1: none).
+    idle : ndarray of bool, shape (channels,)
+    current : int
+        The combined watermark (epoch ms), monotone.
+    """
+
+    channels: int
+    watermarks: np.ndarray = field(init=False)
+    positions: np.ndarray = field(init=False)
+    idle: np.ndarray = field(init=False)
+    current: int = MIN_TIMESTAMP
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the state before any input."""
+        self.watermarks = np.full(self.channels, MIN_TIMESTAMP, np.int64)
+        self.positions = np.full(self.channels, -1, np.int64)
+        self.idle = np.zeros(self.channels, np.bool_)
+        self.current = MIN_TIMESTAMP
+
+    @property
+    def ended(self) -> bool:
+        """True when every channel sent its end marker."""
+        return bool((self.watermarks == MAX_TIMESTAMP).all())
+
+    def _combine(self) -> None:
+        active = ~self.idle
+        if active.any():
+            self.current = max(self.current, int(self.watermarks[active].min()))
+
+    def admit(self, batch: InternalBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Apply a batch's markers and choose its data rows.
+
+        Returns
+        -------
+        keep : ndarray of bool, shape (n,)
+            Data rows to process (copies already taken are False).
+        watermarks : ndarray of int64, shape (n,)
+            The combined watermark at each data row.
+
+        Raises
+        ------
+        ValueError
+            If a message names a channel outside ``0..channels-1``.
+        """
+        row_of = {int(r): j for j, r in enumerate(batch.rows.tolist())}
+        keep = np.zeros(batch.num_rows, np.bool_)
+        wms = np.empty(batch.num_rows, np.int64)
+        kinds, chans = batch.kind.tolist(), batch.channel.tolist()
+        poss, marks = batch.position.tolist(), batch.watermark.tolist()
+        for i, kind in enumerate(kinds):
+            if kind < 0:
+                continue
+            c, p = chans[i], poss[i]
+            if not 0 <= c < self.channels:
+                raise ValueError(f"internal record from channel {c}, the job has "
+                                 f"{self.channels} input partitions")
+            last = int(self.positions[c])
+            if kind == _DATA:
+                j = row_of.get(i)
+                if p > last:
+                    self.positions[c] = p
+                    if self.idle[c]:
+                        self.idle[c] = False
+                    if j is not None:
+                        keep[j] = True
+                if j is not None:
+                    wms[j] = self.current
+                continue
+            if p < last:  # markers at the same position are applied again (idempotent)
+                continue
+            self.positions[c] = p
+            if kind == _MARK:
+                self.watermarks[c] = max(int(self.watermarks[c]), marks[i])
+            else:
+                self.idle[c] = True
+            self._combine()
+        return keep, wms
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-data state for the checkpoint."""
+        return {"channels": self.channels, "watermarks": self.watermarks.tolist(),
+                "positions": self.positions.tolist(), "idle": self.idle.tolist(),
+                "current": self.current}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`snapshot` output.
+
+        Raises
+        ------
+        ValueError
+            If the number of channels differs (the input topics changed).
+        """
+        if int(state["channels"]) != self.channels:
+            raise ValueError(f"checkpoint has {state['channels']} input channels, the job "
+                             f"has {self.channels}")
+        self.watermarks = np.asarray(state["watermarks"], np.int64)
+        self.positions = np.asarray(state["positions"], np.int64)
+        self.idle = np.asarray(state["idle"], np.bool_)
+        self.current = int(state["current"])
