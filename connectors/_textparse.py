@@ -11,7 +11,6 @@ import gzip
 import json
 import lzma
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -52,27 +51,57 @@ def _count_newlines(f: IO[bytes], upto: int) -> int:
     return count
 
 
-@dataclass
 class _Lines:
     """A block of whole lines: ``data[starts[i]:ends[i]]`` is line ``first_line + i``
-    (line break and trailing CR excluded)."""
+    (line break and trailing CR excluded).
 
-    data: bytes | memoryview
-    starts: np.ndarray
-    ends: np.ndarray
-    first_line: int
-    offset: int
-    next_offset: int
-    arr: np.ndarray = field(init=False)
-    #: position of each line when it is not ``first_line + i`` (e.g. Kafka offsets)
-    positions: np.ndarray | None = None
+    ``starts`` and ``ends`` are found on first use when not given (the happy path of the CSV
+    parser needs only ``count``, the number of lines)."""
 
-    def __post_init__(self) -> None:
-        self.arr = np.frombuffer(self.data, np.uint8)
-        if len(self.ends):
-            cr = self.ends > self.starts
-            cr[cr] = self.arr[self.ends[cr] - 1] == 13
-            self.ends = self.ends - cr
+    def __init__(self, data: bytes | memoryview, starts: np.ndarray | None,
+                 ends: np.ndarray | None, first_line: int, offset: int, next_offset: int, *,
+                 count: int | None = None, positions: np.ndarray | None = None,
+                 may_have_cr: bool = True, may_have_quote: bool = True) -> None:
+        self.data = data
+        self.first_line = first_line
+        self.offset = offset
+        self.next_offset = next_offset
+        self.arr = np.frombuffer(data, np.uint8)
+        #: position of each line when it is not ``first_line + i`` (e.g. Kafka offsets)
+        self.positions = positions
+        #: False when the data is known to hold no CR (no line end to trim)
+        self.may_have_cr = may_have_cr
+        #: False when the data is known to hold no double quote (CSV is parsed without quoting)
+        self.may_have_quote = may_have_quote
+        self._bounds = None if starts is None or ends is None else self._trim(starts, ends)
+        self.count = len(ends) if ends is not None else int(count)  # type: ignore[arg-type]
+
+    def _trim(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(ends) and self.may_have_cr:
+            cr = ends > starts
+            cr[cr] = self.arr[ends[cr] - 1] == 13
+            ends = ends - cr
+        return starts, ends
+
+    def _find(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._bounds is None:
+            ends = np.flatnonzero(self.arr == 10)
+            if len(self.arr) and self.arr[-1] != 10:  # a last line without its line break
+                ends = np.append(ends, len(self.arr))
+            starts = np.empty(len(ends), np.int64)
+            if len(ends):
+                starts[0] = 0
+                starts[1:] = ends[:-1] + 1
+            self._bounds = self._trim(starts, ends)
+        return self._bounds
+
+    @property
+    def starts(self) -> np.ndarray:
+        return self._find()[0]
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self._find()[1]
 
     def position(self, i: np.ndarray) -> np.ndarray:
         return self.first_line + i if self.positions is None else self.positions[i]
@@ -84,13 +113,30 @@ class _Lines:
         return bytes(self.data[self.starts[i]:self.ends[i]])
 
 
+class _Piece:
+    """A chunk read from the input: its bytes, the offsets of its line breaks, how many of
+    them (``k``) and how many bytes (``head``) were already handed out in blocks."""
+
+    __slots__ = ("count", "cr", "data", "head", "k", "nl", "quote")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+        self.count = len(self.nl)
+        self.cr = b"\r" in data  # fast byte searches; they save work on every block
+        self.quote = b'"' in data
+        self.k = 0
+        self.head = 0
+
+
 def _line_blocks(f: IO[bytes], offset: int, first_line: int,
                  batch_size: int) -> Iterator[_Lines]:
-    """Split a binary stream positioned at ``offset`` into blocks of ``batch_size`` lines."""
-    chunks: list[bytes] = []
-    nl_parts: list[np.ndarray] = []
-    size = 0
-    nlines = 0
+    """Split a binary stream positioned at ``offset`` into blocks of ``batch_size`` lines.
+
+    A block that lies inside one chunk read from the input is a view of it (no copy); only a
+    block that spans chunks is joined. Line bounds are found only when a parser asks."""
+    pend: list[_Piece] = []
+    nlines = 0  # line breaks in ``pend`` not yet handed out
     eof = False
     while True:
         while not eof and nlines < batch_size:
@@ -98,42 +144,44 @@ def _line_blocks(f: IO[bytes], offset: int, first_line: int,
             if not chunk:
                 eof = True
                 break
-            nl = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
-            chunks.append(chunk)
-            nl_parts.append(nl + size)
-            size += len(chunk)
-            nlines += len(nl)
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        nls = np.concatenate(nl_parts) if nl_parts else np.empty(0, np.int64)
-        pos = 0
-        k = 0
-        while nlines - k >= batch_size or (eof and pos < size):
-            if nlines - k >= batch_size:
-                ends = nls[k:k + batch_size]
-                cut = int(ends[-1]) + 1
-                k += batch_size
-            else:  # the tail at end of input; the last line may lack its line break
-                ends = nls[k:]
-                if size > (int(ends[-1]) + 1 if len(ends) else 0):
-                    ends = np.append(ends, size)
-                cut = size
-                k = nlines
-            starts = np.empty(len(ends), np.int64)
-            starts[0] = pos
-            starts[1:] = ends[:-1] + 1
-            block = memoryview(data)[pos:cut]  # no copy
-            yield _Lines(block, starts - pos, ends - pos, first_line, offset + pos,
-                         offset + cut)
-            first_line += len(ends)
-            pos = cut
-        if eof:
-            return
-        rest = data[pos:]
-        offset += pos
-        chunks = [rest] if rest else []
-        nl_parts = [nls[k:] - pos] if k < nlines else []
-        size = len(rest)
-        nlines -= k
+            pend.append(_Piece(chunk))
+            nlines += pend[-1].count
+        if nlines < batch_size and not any(p.head < len(p.data) for p in pend):
+            return  # eof, nothing left
+        need = batch_size if nlines >= batch_size else nlines
+        parts: list[tuple[_Piece, int, int]] = []
+        size = 0
+        count = need
+        for i, piece in enumerate(pend):
+            avail = piece.count - piece.k
+            if avail >= need and nlines >= batch_size:
+                cut = int(piece.nl[piece.k + need - 1]) + 1
+                parts.append((piece, piece.head, cut))
+                size += cut - piece.head
+                piece.k += need
+                piece.head = cut
+                del pend[:i]
+                nlines -= batch_size
+                break
+            parts.append((piece, piece.head, len(piece.data)))
+            size += len(piece.data) - piece.head
+            need -= avail
+        else:  # the tail at end of input; the last line may lack its line break
+            pend.clear()
+            nlines = 0
+            tail = [p.data[q - 1] for p, s, q in parts if q > s]
+            if tail and tail[-1] != 10:
+                count += 1
+        if len(parts) == 1:
+            piece, a, b = parts[0]
+            block: bytes | memoryview = memoryview(piece.data)[a:b]  # no copy
+        else:
+            block = b"".join(memoryview(piece.data)[a:b] for piece, a, b in parts)
+        yield _Lines(block, None, None, first_line, offset, offset + size, count=count,
+                     may_have_cr=any(piece.cr for piece, _, _ in parts),
+                     may_have_quote=any(piece.quote for piece, _, _ in parts))
+        first_line += count
+        offset += size
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -158,10 +206,16 @@ class CsvParser:
         return {f.input_column: pa.string() if text or f.input_column in self.as_text
                 else m[f.type] for f in self.schema}
 
-    def _arrow(self, lines: _Lines, text: bool,
-               serial: bool = False) -> tuple[pa.Table, list[tuple[int | None, int]]]:
+    def _arrow(self, lines: _Lines, text: bool, serial: bool = False,
+               strict: bool = False) -> tuple[pa.Table, list[tuple[int | None, int]]]:
         """Parse the block with Arrow; also return (number, field count) of each row with a
-        wrong field count (numbers are known only when parsing serially)."""
+        wrong field count (numbers are known only when parsing serially).
+
+        ``strict=True`` parses without an invalid-row handler (calling back into Python
+        makes Arrow's parse about a third slower), so a row with a wrong field count raises
+        ``ArrowInvalid``; when it does not raise, the table is the one the handler would
+        give, since the handler only ever sees rows with a wrong field count.
+        """
         invalid: list[tuple[int | None, int]] = []
 
         def handler(row: Any) -> str:
@@ -171,8 +225,9 @@ class CsvParser:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(lines.data)),
             read_options=pa_csv.ReadOptions(column_names=self.header, use_threads=not serial),
-            parse_options=pa_csv.ParseOptions(delimiter=self.delimiter,
-                                              invalid_row_handler=handler),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=self.delimiter, invalid_row_handler=None if strict else handler,
+                quote_char='"' if lines.may_have_quote else False),  # the same without quotes
             convert_options=pa_csv.ConvertOptions(
                 column_types=self._types(text), include_columns=self.inputs,
                 null_values=list(self.schema.null_values), strings_can_be_null=True,
@@ -180,16 +235,26 @@ class CsvParser:
         return table, invalid
 
     def parse(self, lines: _Lines) -> Batch:
-        nonempty = lines.ends > lines.starts
-        n_rec = int(nonempty.sum())
         dead: list[tuple[int, str]] = []  # (line index in block, reason)
         table: pa.Table | None = None
         good: np.ndarray | None = None
+        nonempty: np.ndarray | None = None
         for as_text in (False, True):
             try:
-                table, invalid = self._arrow(lines, as_text)
+                try:  # the common case first: every row has the right field count
+                    table, invalid = self._arrow(lines, as_text, strict=True)
+                except pa.ArrowInvalid:
+                    table, invalid = self._arrow(lines, as_text)
                 if as_text:
                     self._adapt(table)
+                if not invalid and not lines.may_have_cr and table.num_rows == lines.count:
+                    # one row per line: Arrow skips blank lines and joins lines only at an
+                    # open quote (both give fewer rows) and splits lines only at a CR
+                    conv = self.schema.convert(table)
+                    return _finish(self.source, lines, conv,
+                                   np.arange(lines.count, dtype=np.int64), dead)
+                nonempty = lines.ends > lines.starts
+                n_rec = int(nonempty.sum())
                 if table.num_rows + len(invalid) != n_rec:
                     break  # Arrow joined lines (a quote left open): map lines one by one
                 good = nonempty
@@ -205,7 +270,7 @@ class CsvParser:
             break
         if table is None or good is None:
             dead.clear()
-            table, good = self._python_split(lines, nonempty, dead)
+            table, good = self._python_split(lines, lines.ends > lines.starts, dead)
         conv = self.schema.convert(table)
         return _finish(self.source, lines, conv, np.flatnonzero(good), dead)
 
@@ -226,7 +291,7 @@ class CsvParser:
                       dead: list[tuple[int, str]]) -> np.ndarray | None:
         """Lines with a wrong field count, found by counting delimiters (None if the block
         has quotes)."""
-        if (lines.arr == 34).any():
+        if lines.may_have_quote and (lines.arr == 34).any():
             return None
         delim = np.flatnonzero(lines.arr == ord(self.delimiter))
         nfields = np.searchsorted(delim, lines.ends) - np.searchsorted(delim, lines.starts) + 1
@@ -358,11 +423,14 @@ class JsonParser:
                 continue
             try:
                 obj = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            except orjson.JSONDecodeError as first:
                 try:  # the standard library also accepts NaN and Infinity, as Arrow does
                     obj = json.loads(raw)
                 except (ValueError, RecursionError) as exc:
                     dead.append((i, f"invalid JSON: {exc}"))
+                    continue
+                if "surrogate" in str(first):  # "\ud800" alone is no text (Arrow agrees)
+                    dead.append((i, f"invalid JSON: {first}"))
                     continue
             if not isinstance(obj, dict):
                 what = "null" if obj is None else type(obj).__name__

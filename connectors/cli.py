@@ -162,10 +162,9 @@ def _check_windows(job: Any, types: Mapping[str, str]) -> list[str]:
 
 
 def _run(ns: argparse.Namespace) -> int:
-    from cep.errors import CepError
+    # ``cep`` (and with it Numba) is imported by run_local once its reader thread runs
     from connectors.errors import ConnectorError, JobFileError
     from connectors.jobfile import load_job
-    from connectors.progress import LiveProgress, print_summary
     from windows.errors import WindowError
 
     try:
@@ -195,15 +194,27 @@ def _run(ns: argparse.Namespace) -> int:
             and (ns.progress == "on" or sys.stderr.isatty()))
     from connectors.localrun import run_local
     try:
-        with LiveProgress(job.name, enabled=show) as live:
+        if show:
+            from connectors.progress import LiveProgress
+
+            with LiveProgress(job.name) as live:
+                summary = run_local(job, input_path=ns.input, batch_size=ns.batch_size,
+                                    deterministic=replay, progress=live.update)
+        else:  # (rich is imported once the reader runs)
             summary = run_local(job, input_path=ns.input, batch_size=ns.batch_size,
-                                deterministic=replay, progress=live.update if show else None)
-    except (CepError, WindowError, JobFileError) as exc:
-        _err(str(exc))
-        return EXIT_INVALID
-    except (ConnectorError, OSError) as exc:
-        _err(str(exc))
-        return EXIT_FAILED
+                                deterministic=replay)
+    except Exception as exc:
+        from cep.errors import CepError
+
+        if isinstance(exc, CepError | WindowError | JobFileError):
+            _err(str(exc))
+            return EXIT_INVALID
+        if isinstance(exc, ConnectorError | OSError):
+            _err(str(exc))
+            return EXIT_FAILED
+        raise
+    from connectors.progress import print_summary
+
     print_summary(job.name, summary, stderr=to_stdout or replay)
     return EXIT_OK
 

@@ -26,12 +26,11 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from connectors._textparse import (
     CsvParser,
@@ -43,6 +42,9 @@ from connectors._textparse import (
 from connectors.batches import Batch, DeadLetter, collect
 from connectors.errors import SourceFormatError
 from connectors.schema import Schema
+
+if TYPE_CHECKING:  # imported by read_parquet: most jobs read text
+    import pyarrow.parquet as pq
 
 __all__ = ["DEFAULT_BATCH_SIZE", "Batch", "DeadLetter", "collect", "decode_json_records",
            "read_csv", "read_file", "read_json_lines", "read_parquet"]
@@ -212,6 +214,8 @@ def read_parquet(path: PathLike, schema: Schema, *, batch_size: int = DEFAULT_BA
         If the file is not Parquet, lacks a column that has no fill, or holds a column whose
         type cannot be converted.
     """
+    import pyarrow.parquet as pq
+
     p, name = _prepare_text(path, batch_size, start)
     try:
         pf = pq.ParquetFile(p)

@@ -12,16 +12,23 @@ Two output modes:
 Records that do not fit the schema go to the dead-letter file with the reason; the run
 continues. Records late for an operator are the output ``"<operator>.late"``; they are counted
 in the summary even when no sink takes them.
+
+The input is parsed by a background thread a few batches ahead of the operators (Arrow's parser
+and the Numba kernels release the GIL, so both cores work). The thread starts before the
+operators are built, so reading the first batches overlaps importing Numba, compiling the rules
+and loading the compiled kernels. Batches are consumed in file order, so results are the same.
 """
 
 from __future__ import annotations
 
+import queue
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,9 +42,13 @@ from connectors.filesinks import (
     format_json_lines,
 )
 from connectors.jobfile import JobSpec, SinkSpec
-from connectors.pipeline import Output, Pipeline
-from windows import WatermarkStrategy
 from windows.time import MIN_TIMESTAMP
+
+if TYPE_CHECKING:  # imported by run_local once the reader runs (they load Numba)
+    from connectors.pipeline import Output
+
+#: rows parsed ahead of the operators (bounded to keep peak memory flat), in 2 to 16 batches
+_READ_AHEAD_ROWS = 1_000_000
 
 __all__ = ["RunSummary", "run_local"]
 
@@ -204,14 +215,48 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
     Raises
     ------
     cep.sql.RuleError, JobFileError
-        If a rule or window definition is invalid (before any input is read).
+        If a rule or window definition is invalid (before any record is processed).
     SourceFormatError, DatasetUnavailableError
         If the input cannot be read at all.
     """
     t0 = time.perf_counter()
-    pipeline = Pipeline(spec)
-    path = Path(input_path) if input_path is not None else spec.source.resolve()
-    strategy = WatermarkStrategy.for_bounded_out_of_orderness(spec.max_out_of_orderness)
+    size = batch_size or spec.batch_size
+    reader: _ReadAhead | None = None
+    early: Exception | None = None
+
+    def start() -> _ReadAhead:
+        path = Path(input_path) if input_path is not None else spec.source.resolve()
+        return _ReadAhead(read_file(path, spec.schema, format=spec.source.format,
+                                    batch_size=size, **spec.source.options),
+                          min(16, max(2, _READ_AHEAD_ROWS // size)))
+
+    if input_path is not None or spec.source.path is not None:
+        try:  # start reading before the operators are built (that imports Numba)
+            reader = start()
+        except Exception as exc:  # reported after the job's own errors, as before
+            early = exc
+    try:
+        from connectors.pipeline import Pipeline
+        from windows import WatermarkStrategy
+
+        pipeline = Pipeline(spec)
+        if early is not None:
+            raise early
+        if reader is None:  # a data set: fetched (if needed) once the job is known valid
+            reader = start()
+        return _run_batches(spec, pipeline, WatermarkStrategy, reader, t0, deterministic,
+                            progress, stdout)
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def _run_batches(spec: JobSpec, pipeline: Any, strategy_type: Any, batches: Iterable[Batch],
+                 t0: float, deterministic: bool,
+                 progress: Callable[[RunSummary, int], None] | None,
+                 stdout: IO[bytes] | None) -> RunSummary:
+    """The loop of :func:`run_local`: watermarks, operators and sinks, batch by batch."""
+    strategy = strategy_type.for_bounded_out_of_orderness(spec.max_out_of_orderness)
     tracker = strategy.create_tracker()
     assert spec.schema.event_time is not None
     ev_col = spec.schema.event_time
@@ -228,9 +273,6 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
             else:
                 sinks.write(o.name, o.columns)
 
-    batches: Iterator[Batch] = read_file(path, spec.schema, format=spec.source.format,
-                                         batch_size=batch_size or spec.batch_size,
-                                         **spec.source.options)
     try:
         for batch in batches:
             summary.dead_letters += dead.write(batch.dead_letters)
@@ -252,6 +294,58 @@ def run_local(spec: JobSpec, *, input_path: str | Path | None = None,
         summary.files = sinks.close() + dead.close()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+class _ReadAhead:
+    """Batches parsed by a background thread, at most ``depth`` ahead of the consumer.
+
+    Iterating yields the batches in order; an exception raised while reading is re-raised
+    by the iteration at the point where the failing batch would have come. :meth:`close`
+    stops the thread (it parses at most one more batch) and closes the source.
+    """
+
+    def __init__(self, batches: Iterator[Batch], depth: int) -> None:
+        self._batches = batches
+        self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="cep-reader", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for batch in self._batches:
+                if not self._put(("batch", batch)):
+                    return
+        except BaseException as exc:  # handed to the consumer
+            self._put(("error", exc))
+        else:
+            self._put(("end", None))
+
+    def _put(self, item: tuple[str, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[Batch]:
+        while True:
+            kind, value = self._queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    def close(self) -> None:
+        """Stop the reader thread and close the source."""
+        self._stop.set()
+        self._thread.join()
+        close = getattr(self._batches, "close", None)
+        if close is not None:
+            close()
 
 
 def write_sorted(outputs: list[Output], sinks: _SinkSet) -> None:

@@ -1,4 +1,14 @@
-"""cepkit base layer: event time, watermarks, window assigners, triggers, window operator."""
+"""cepkit base layer: event time, watermarks, window assigners, triggers, window operator.
+
+The names that need Numba (:class:`KeyEncoder`, :class:`WindowOperator`, :class:`WindowOutput`,
+:class:`WatermarkStrategy`, :class:`WatermarkTracker`) are imported on first use, so that
+``import windows.errors`` or ``windows.time`` (e.g. by a command line that reports errors)
+does not pay for importing Numba and loading compiled kernels.
+"""
+
+from __future__ import annotations
+
+import typing as _typing
 
 from windows import aggregates
 from windows.aggregates import AggregateFunction, ProcessWindowFunction, TimeWindow
@@ -21,8 +31,6 @@ from windows.errors import (
     SnapshotError,
     WindowError,
 )
-from windows.keys import KeyEncoder
-from windows.operator import WindowOperator, WindowOutput
 from windows.snapshot import decode_snapshot, encode_snapshot
 from windows.time import MAX_TIMESTAMP, MIN_TIMESTAMP, Duration, now_ms, to_millis
 from windows.triggers import (
@@ -37,7 +45,20 @@ from windows.triggers import (
     Trigger,
     TriggerResult,
 )
-from windows.watermarks import WatermarkStrategy, WatermarkTracker
+
+if _typing.TYPE_CHECKING:
+    from windows.keys import KeyEncoder
+    from windows.operator import WindowOperator, WindowOutput
+    from windows.watermarks import WatermarkStrategy, WatermarkTracker
+
+#: public names defined in modules that import Numba: loaded by :func:`__getattr__`
+_LAZY = {
+    "KeyEncoder": "windows.keys",
+    "WindowOperator": "windows.operator",
+    "WindowOutput": "windows.operator",
+    "WatermarkStrategy": "windows.watermarks",
+    "WatermarkTracker": "windows.watermarks",
+}
 
 __all__ = [
     "MAX_TIMESTAMP",
@@ -82,3 +103,19 @@ __all__ = [
     "now_ms",
     "to_millis",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """Import a Numba-backed public name on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'windows' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -279,3 +279,64 @@ def test_generated_files_match_an_independent_oracle(tmp_path: Path, rows: list,
     assert got == want_rows
     assert [d.position for d in dead] == want_dead
     assert all(d.reason for d in dead)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 1000])
+def test_parsing_without_the_row_handler_changes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int) -> None:
+    """Blocks are first parsed without Arrow's invalid-row handler (faster); the result must
+    be the one the handler path gives, for good and bad rows alike."""
+    from connectors._textparse import CsvParser
+
+    text = MIXED + "\n" + "".join(f"{i},{i * 1000},{i}.5\n" for i in range(20, 40))
+    p = _write(tmp_path / "m.csv", text + '11,"1000",2.5\n12,1000,"x,y"\n')
+    fast = _read(p, batch_size=batch_size)
+    original = CsvParser._arrow
+    monkeypatch.setattr(CsvParser, "_arrow",
+                        lambda self, lines, text, serial=False, strict=False:
+                        original(self, lines, text, serial))
+    slow = _read(p, batch_size=batch_size)
+    assert _letters(fast[1]) == _letters(slow[1])
+    assert [d.reason for d in fast[1]] == [d.reason for d in slow[1]]
+    assert {k: v.tolist() for k, v in fast[0].items()} == \
+        {k: v.tolist() for k, v in slow[0].items()}
+    assert [d.position for d in fast[1]] == [3, 5, 6, 7, 8, 9, 11, 34]
+    assert fast[0]["key"].tolist()[-3:] == [38, 39, 11]
+
+
+def test_crlf_and_lf_blocks_in_one_file(tmp_path: Path) -> None:
+    schema = Schema.from_dict({"columns": {"ts": "int64", "tag": "string"},
+                               "event_time": "ts"})
+    lf = "".join(f"{i},t{i}\n" for i in range(10))
+    crlf = "".join(f"{i},t{i}\r\n" for i in range(10, 20))
+    p = _write(tmp_path / "c.csv", "ts,tag\n" + lf + crlf + "20,t20\r\n\r\n21,t21")
+    for batch_size in (1, 4, 10, 100):
+        cols, dead = _read(p, schema, batch_size=batch_size)
+        assert dead == []
+        assert cols["tag"].tolist() == [f"t{i}" for i in range(22)]
+
+
+@pytest.mark.parametrize("read_size", [1, 7, 64])
+def test_blocks_spanning_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     read_size: int) -> None:
+    """Blocks are views of one read chunk or joined from several: the batches (positions,
+    dead letters, offsets) do not depend on where the chunks end."""
+    import connectors._textparse
+
+    rows = "".join(f"{i},{i * 10},{i}.25{'' if i % 5 else chr(13)}\n" for i in range(60))
+    quoted = '"13",1300,"2.5"\n14,1400,"x"",y"\n'  # quotes only in some blocks
+    p = _write(tmp_path / "s.csv", MIXED + "\n\n" + rows + quoted + "7,7,x\n\r\n1,2")
+    expected = list(read_csv(p, SCHEMA, batch_size=4))
+    monkeypatch.setattr(connectors._textparse, "_READ_SIZE", read_size)
+    got = list(read_csv(p, SCHEMA, batch_size=4))
+    assert [(b.offset, b.next_offset, b.positions.tolist(), b.dead_letters) for b in got] == \
+        [(b.offset, b.next_offset, b.positions.tolist(), b.dead_letters) for b in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert {k: v.tolist() for k, v in g.columns.items()} == \
+            {k: v.tolist() for k, v in e.columns.items()}
+    assert expected[-1].dead_letters[-1].position == 78
+    letters = [(d.position, d.reason) for b in expected for d in b.dead_letters]
+    assert letters[-3:] == [(75, "value: cannot convert 'x\",y' to float64"),
+                            (76, "value: cannot convert 'x' to float64"),
+                            (78, "expected 3 fields, got 2")]
+    assert 13 in [int(k) for b in expected for k in b.columns["key"].tolist()]

@@ -85,8 +85,10 @@ def test_jsonl_batch_size_independent(tmp_path: Path, batch_size: int) -> None:
 
 
 _VALUE = st.fixed_dictionaries({
-    # NumPy's fixed-width strings cannot hold trailing NUL characters (documented)
-    "card": st.text(st.characters(blacklist_characters="\x00"), max_size=8),
+    # NumPy's fixed-width strings cannot hold trailing NUL characters (documented); a lone
+    # surrogate ("\ud800") is no text: such a line is a dead letter (tested below)
+    "card": st.text(st.characters(blacklist_characters="\x00", codec="utf-8"),
+                    max_size=8),
     "amount": st.one_of(st.floats(allow_nan=False, allow_infinity=False),
                         st.integers(-(2**53), 2**53)),
     "n": st.integers(-(2**63), 2**63 - 1),
@@ -249,3 +251,15 @@ def test_bare_null_lines_are_dead_letters(tmp_path: Path, body: str) -> None:
     assert {d.reason for d in dead} == {"not a JSON object but null"}
     rows = sum(len(b.positions) for b in batches)
     assert rows == body.count("card")
+
+
+def test_jsonl_lone_surrogate_is_a_dead_letter(tmp_path: Path) -> None:
+    schema = Schema.from_dict({"columns": {"card": "string", "x": "float64"}})
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"card": "a", "x": NaN}\n{"card": "\\ud800", "x": 1}\n'
+                    '{"card": "\\ud83d\\ude00", "x": 2}\n')
+    for batch_size in (1, 10):
+        cols, dead = collect(read_json_lines(path, schema, batch_size=batch_size), schema)
+        assert cols["card"].tolist() == ["a", "\U0001f600"]
+        assert [d.position for d in dead] == [2]
+        assert dead[0].reason.startswith("invalid JSON: ") and "surrogate" in dead[0].reason

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -89,7 +90,7 @@ def lateness(good: list[tuple[int, str, float]]) -> np.ndarray:
     return end - 1 <= before
 
 
-def read_jsonl(p: Path) -> list[dict[str, object]]:
+def read_jsonl(p: Path) -> list[dict[str, Any]]:
     return [orjson.loads(x) for x in p.read_bytes().splitlines()]
 
 
@@ -200,3 +201,72 @@ def test_cli_run_exit_codes_and_summary(tmp_path: Path) -> None:
                            str(tmp_path / "missing.toml")], capture_output=True, text=True,
                           timeout=300)
     assert gone.returncode == 1 and "no.csv" in gone.stderr
+
+
+RULE_JOB = """
+[job]
+name = "t"
+[source]
+path = "{path}"
+[schema]
+event_time = "ts"
+[schema.columns]
+ts = "int64"
+card = "string"
+[[rules]]
+sql = '''SELECT * FROM t MATCH_RECOGNIZE (PARTITION BY card ORDER BY ts
+         PATTERN (A B) DEFINE A AS A.{col} > 1) AS r'''
+[[sinks]]
+path = "out/{{output}}.jsonl"
+"""
+
+
+def _reader_threads() -> list[str]:
+    import threading
+    return [t.name for t in threading.enumerate() if t.name == "cep-reader"]
+
+
+def test_rule_errors_win_over_input_errors_and_stop_the_reader(tmp_path: Path) -> None:
+    from cep.sql import RuleError
+
+    (tmp_path / "missing.toml").write_text(RULE_JOB.format(path="no.csv", col="nope"))
+    with pytest.raises(RuleError, match="nope"):  # as before: the job's error first
+        run_local(load_job(tmp_path / "missing.toml"))
+    (tmp_path / "in.csv").write_text("ts,card\n" + "".join(f"{i},a\n" for i in range(5000)))
+    (tmp_path / "bad.toml").write_text(RULE_JOB.format(path="in.csv", col="nope"))
+    with pytest.raises(RuleError, match="nope"):  # the reader had started: it is stopped
+        run_local(load_job(tmp_path / "bad.toml"), batch_size=10)
+    assert _reader_threads() == []
+    (tmp_path / "ok.toml").write_text(RULE_JOB.format(path="no.csv", col="ts"))
+    with pytest.raises(FileNotFoundError, match=r"no\.csv"):
+        run_local(load_job(tmp_path / "ok.toml"))
+
+
+def test_read_error_in_the_middle_is_raised_after_the_batches_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    import connectors._textparse
+
+    monkeypatch.setattr(connectors._textparse, "_READ_SIZE", 4096)
+
+    text = "ts,card\n" + "".join(f"{i},a\n" for i in range(20_000))
+    data = gzip.compress(text.encode())
+    (tmp_path / "in.csv.gz").write_bytes(data[:len(data) // 2])  # truncated stream
+    (tmp_path / "job.toml").write_text(RULE_JOB.format(path="in.csv.gz", col="ts"))
+    seen: list[int] = []
+    with pytest.raises(EOFError):
+        run_local(load_job(tmp_path / "job.toml"), batch_size=1000,
+                  progress=lambda s, wm: seen.append(s.records))
+    assert seen and seen == sorted(seen) and seen[0] == 1000
+    assert _reader_threads() == []
+
+
+def test_cli_imports_numba_only_after_starting_the_reader() -> None:
+    code = ("import sys, connectors.cli, connectors.localrun, connectors.jobfile, "
+            "connectors.progress, windows, windows.errors, windows.time; "
+            "bad = [m for m in ('numba', 'sqlglot', 'pyarrow.parquet', 'cep') "
+            "if m in sys.modules]; assert not bad, bad; "
+            "from windows import WindowOperator, WatermarkStrategy; "
+            "assert 'numba' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
