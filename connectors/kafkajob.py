@@ -38,8 +38,8 @@ from connectors.errors import JobFileError
 from connectors.jobfile import JobSpec, WindowSpec, parse_duration
 from connectors.pipeline import Output, Pipeline, RuleRunner, WindowRunner
 
-__all__ = ["PipelineOperator", "kafka_config", "kafka_connection", "message_key",
-           "repartitioned"]
+__all__ = ["PipelineOperator", "kafka_config", "kafka_connection", "key_columns",
+           "message_key"]
 
 _KEYS = ("bootstrap_servers", "topics", "output_topic", "late_topic", "dead_letter_topic",
          "guarantee", "checkpoint_interval", "worker_id", "stop_at_eof", "settings",
@@ -97,13 +97,10 @@ class PipelineOperator:
         self.runner.op.restore(state)
 
 
-def repartitioned(runner: RuleRunner | WindowRunner, key: tuple[str, ...] | None
-                  ) -> tuple[str, ...] | None:
-    """The key columns a rule or window must be re-partitioned by, or ``None`` when they
-    are the input's message key ``key``."""
-    cols = tuple(runner.rule.partition_by if isinstance(runner, RuleRunner)
+def key_columns(runner: RuleRunner | WindowRunner) -> tuple[str, ...]:
+    """A rule's ``PARTITION BY`` columns or a window's key columns."""
+    return tuple(runner.rule.partition_by if isinstance(runner, RuleRunner)
                  else runner.spec.key)
-    return None if cols == key else cols
 
 
 def _rule_operator(rule: Any) -> PipelineOperator:
@@ -211,15 +208,13 @@ def kafka_config(job: JobSpec, *, worker_id: str | None = None) -> Any:
     for runner in runners:
         factory = (partial(_rule_operator, runner.rule) if isinstance(runner, RuleRunner)
                    else partial(_window_operator, runner.spec, types))
-        rep = repartitioned(runner, msg_key)
-        cols = tuple(runner.rule.partition_by if isinstance(runner, RuleRunner)
-                     else runner.spec.key)
+        cols = key_columns(runner)
         specs.append(OperatorSpec(
             runner.name, factory,
             {"results": OutputSpec(out_topic, key=cols[0] if cols else None,
                                    headers={"output": runner.name}),
              "late": OutputSpec(late_topic, key=None, headers={"output": runner.name})},
-            repartition=rep))
+            repartition=None if cols == msg_key else cols))
     strategy = WatermarkStrategy.for_bounded_out_of_orderness(job.max_out_of_orderness)
     guarantee = k.get("guarantee", "exactly-once")
     if guarantee not in ("exactly-once", "at-least-once"):

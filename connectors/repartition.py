@@ -92,10 +92,10 @@ def plan_groups(job_id: str, operators: Sequence[Any], partitions: int
     groups : tuple of RepartitionGroup
         In order of first appearance.
     """
-    direct = tuple(o for o in operators if getattr(o, "repartition", None) is None)
+    direct = tuple(o for o in operators if o.repartition is None)
     by_key: dict[tuple[str, ...], list[Any]] = {}
     for o in operators:
-        if getattr(o, "repartition", None) is not None:
+        if o.repartition is not None:
             by_key.setdefault(tuple(o.repartition), []).append(o)
     groups = tuple(RepartitionGroup(k, internal_topic(job_id, k), 1 if not k else partitions,
                                     tuple(ops)) for k, ops in by_key.items())
@@ -382,8 +382,7 @@ class ChannelMerge:
                 j = row_of.get(i)
                 if p > last:
                     self.positions[c] = p
-                    if self.idle[c]:
-                        self.idle[c] = False
+                    self.idle[c] = False
                     if j is not None:
                         keep[j] = True
                 if j is not None:

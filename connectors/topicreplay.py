@@ -33,7 +33,7 @@ from typing import IO, Any
 from connectors.batches import DeadLetter
 from connectors.errors import JobFileError
 from connectors.jobfile import JobSpec
-from connectors.kafkajob import kafka_connection, message_key, repartitioned
+from connectors.kafkajob import kafka_connection, key_columns, message_key
 from connectors.localrun import RunSummary, _DeadLetters, _SinkSet, write_sorted
 from connectors.pipeline import Output, Pipeline
 
@@ -204,8 +204,8 @@ def _count(summary: RunSummary, outs: list[Output], held: list[Output]) -> None:
 def _split(job: JobSpec, shuffled: bool) -> Pipeline:
     pipe = Pipeline(job)
     key = message_key(job)
-    pipe.rules = [r for r in pipe.rules if (repartitioned(r, key) is not None) == shuffled]
-    pipe.windows = [w for w in pipe.windows if (repartitioned(w, key) is not None) == shuffled]
+    pipe.rules = [r for r in pipe.rules if (key_columns(r) != key) == shuffled]
+    pipe.windows = [w for w in pipe.windows if (key_columns(w) != key) == shuffled]
     return pipe
 
 
