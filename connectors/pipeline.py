@@ -104,7 +104,53 @@ def _filtered_watermarks(wms: np.ndarray, wm_before: int, keep: np.ndarray
     return int(before[idx[0]]), arg
 
 
-class RuleRunner:
+class _Runner:
+    """What a rule and a window runner share: the input filter (which keeps the full
+    stream's watermarks, see :func:`_filtered_watermarks`), the key column, and moving the
+    watermark. Subclasses set ``op``, ``_filter`` and implement ``_outputs`` and
+    ``_with_key``."""
+
+    op: Any
+    _filter: Any = None
+
+    def _outputs(self, res: Any) -> list[Output]:
+        raise NotImplementedError
+
+    def _with_key(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return columns
+
+    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray
+                ) -> list[Output]:
+        """Feed one batch (all rows; the input filter is applied here). Afterwards the
+        operator's watermark is the batch's last watermark, even if its last rows were
+        filtered out."""
+        outs: list[Output] = []
+        if self._filter is not None:
+            keep = _mask(self._filter, columns, ts.shape[0])
+            first, wms_kept = _filtered_watermarks(wms, self.op.current_watermark, keep)
+            outs += self.advance(first)
+            columns = {k: v[keep] for k, v in columns.items()}
+            ts = ts[keep]
+        else:
+            wms_kept = wms
+        if ts.shape[0]:
+            outs += self._outputs(self.op.process(self._with_key(columns), ts, wms_kept))
+        if wms.shape[0]:
+            outs += self.advance(int(wms[-1]))
+        return outs
+
+    def advance(self, watermark: int) -> list[Output]:
+        """Move the watermark without records."""
+        if watermark > self.op.current_watermark:
+            return self._outputs(self.op.advance_watermark(watermark))
+        return []
+
+    def finish(self) -> list[Output]:
+        """End of input."""
+        return self._outputs(self.op.finish())
+
+
+class RuleRunner(_Runner):
     """One compiled MATCH_RECOGNIZE rule on a :class:`cep.CepOperator` in event time.
 
     Parameters
@@ -117,6 +163,7 @@ class RuleRunner:
         self.rule = rule
         self.name: str = rule.name
         self.op = rule.operator(engine="auto", emit_timeouts=False)
+        self._filter = rule.input_filter
         self.matches = 0
 
     def _outputs(self, res: CepOutput) -> list[Output]:
@@ -131,38 +178,11 @@ class RuleRunner:
             outs.append(_late_output(self.name, res.late.timestamps, res.late.columns))
         return outs
 
-    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray
-                ) -> list[Output]:
-        """Feed one batch (all rows; the rule's input filter is applied here). Afterwards the
-        operator's watermark is the batch's last watermark, even if its last rows were
-        filtered out."""
-        outs: list[Output] = []
-        if self.rule.input_filter is not None:
-            keep = _mask(self.rule.input_filter, columns, ts.shape[0])
-            first, wms_kept = _filtered_watermarks(wms, self.op.current_watermark, keep)
-            outs += self.advance(first)
-            columns = {k: v[keep] for k, v in columns.items()}
-            ts = ts[keep]
-        else:
-            wms_kept = wms
-        if ts.shape[0]:
-            if self.rule.partition_by:
-                columns = dict(columns)
-                columns["__key__"] = self.rule.key_column(columns)
-            outs += self._outputs(self.op.process(columns, ts, wms_kept))
-        if wms.shape[0]:
-            outs += self.advance(int(wms[-1]))
-        return outs
-
-    def advance(self, watermark: int) -> list[Output]:
-        """Move the watermark without records."""
-        if watermark > self.op.current_watermark:
-            return self._outputs(self.op.advance_watermark(watermark))
-        return []
-
-    def finish(self) -> list[Output]:
-        """End of input."""
-        return self._outputs(self.op.finish())
+    def _with_key(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.rule.partition_by:
+            columns = dict(columns)
+            columns["__key__"] = self.rule.key_column(columns)
+        return columns
 
 
 def _late_output(operator: str, timestamps: np.ndarray, columns: Mapping[str, np.ndarray]
@@ -187,7 +207,7 @@ _AGGS: dict[str, Callable[..., Any]] = {
     "last": aggregates.last}
 
 
-class WindowRunner:
+class WindowRunner(_Runner):
     """One window aggregation of a job (a :class:`windows.WindowOperator` in event time),
     with its ``where`` input filter and ``having`` output filter.
 
@@ -211,7 +231,7 @@ class WindowRunner:
         source = f"window '{spec.name}'"
         if spec.where is not None or spec.having is not None:
             from cep.sql import compile_expression
-        self._where = (None if spec.where is None else
+        self._filter = (None if spec.where is None else
                        compile_expression(spec.where, columns=dict(column_types),
                                           source=f"{source} where"))
         out_types = {k: column_types.get(k, "string") for k in spec.key}
@@ -260,37 +280,11 @@ class WindowRunner:
             outs.append(_late_output(self.name, res.late["timestamp"], late))
         return outs
 
-    def process(self, columns: dict[str, np.ndarray], ts: np.ndarray, wms: np.ndarray
-                ) -> list[Output]:
-        """Feed one batch (all rows; ``where`` is applied here). Afterwards the operator's
-        watermark is the batch's last watermark, even if its last rows were filtered out."""
-        outs: list[Output] = []
-        if self._where is not None:
-            keep = _mask(self._where, columns, ts.shape[0])
-            first, wms_kept = _filtered_watermarks(wms, self.op.current_watermark, keep)
-            outs += self.advance(first)
-            columns = {k: v[keep] for k, v in columns.items()}
-            ts = ts[keep]
-        else:
-            wms_kept = wms
-        if ts.shape[0]:
-            if self._key_col == "__key":
-                columns = dict(columns)
-                columns["__key"] = composite_key(columns, self.spec.key)
-            outs += self._outputs(self.op.process(columns, ts, wms_kept))
-        if wms.shape[0]:
-            outs += self.advance(int(wms[-1]))
-        return outs
-
-    def advance(self, watermark: int) -> list[Output]:
-        """Move the watermark without records."""
-        if watermark > self.op.current_watermark:
-            return self._outputs(self.op.advance_watermark(watermark))
-        return []
-
-    def finish(self) -> list[Output]:
-        """End of input."""
-        return self._outputs(self.op.finish())
+    def _with_key(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self._key_col == "__key":
+            columns = dict(columns)
+            columns["__key"] = composite_key(columns, self.spec.key)
+        return columns
 
 
 class Pipeline:
