@@ -318,6 +318,10 @@ def _push_ev(
 ) -> None:
     timer_push(ks, HEV, K_EVN, 0, BK, TN, HT, time, slot, S[slot, F_GEN])
     ks[K_NUSED] += 1
+    if NONE < time <= S[slot, F_LAST_EV]:
+        # a timer behind one this window already fired (a merged continuous fire time behind
+        # the watermark): it is due at the next watermark, not a duplicate
+        S[slot, F_LAST_EV] = time - 1
 
 
 @kernel(inline=True)
@@ -333,6 +337,8 @@ def _push_pt(
 ) -> None:
     timer_push(ks, HPT, K_PTN, 1, BK, TN, HT, time, slot, S[slot, F_GEN])
     ks[K_NUSED] += 1
+    if NONE < time <= S[slot, F_LAST_PT]:
+        S[slot, F_LAST_PT] = time - 1
 
 
 @kernel

@@ -250,3 +250,15 @@ def test_continuous_trigger_merge_keeps_a_pending_fire_time_behind_the_watermark
     rows, fin = _continuous_session_rows([300, 50, 200], [10, 150, 100], [150, 150, 160])
     assert rows == [(50, 310, EARLY, 3)]
     assert fin == [(50, 310, EARLY, 3), (50, 310, ON_TIME, 3)]
+
+
+def test_continuous_trigger_fresh_fire_time_behind_a_fired_one_is_not_dropped() -> None:
+    # [0, 150) fires EARLY at 100 and on time at 149; the record at 10 merges it into
+    # [0, 210): the spent fire time 149 is dropped and the record registers a fresh one, 100,
+    # behind the timers this window already fired. It is due at the next watermark (170) and
+    # must fire there, not be taken for a duplicate of an already fired timer
+    rows, fin = _continuous_session_rows([0, 500, 10, 1000], [150, 10, 200, 10],
+                                         [-1, 160, 160, 170])
+    assert rows == [(0, 150, EARLY, 1), (0, 150, ON_TIME, 1), (0, 210, EARLY, 2)]
+    assert fin == [(0, 210, EARLY, 2), (0, 210, ON_TIME, 2), (500, 510, ON_TIME, 1),
+                   (1000, 1010, ON_TIME, 1)]
