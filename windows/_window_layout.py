@@ -13,7 +13,8 @@ C_ASSIGNER, C_DOMAIN, C_SIZE, C_SLIDE, C_OFFSET, C_GAP = 0, 1, 2, 3, 4, 5
 C_TRIGGER, C_TPARAM, C_PURGE, C_LATENESS, C_LOG, C_MAXNEW, C_USES_WM = 6, 7, 8, 9, 10, 11, 12
 C_RING = 13
 C_PANE = 14  # slice length of the sliced sliding-window path (0: off)
-NCFG = 15
+C_FLINK_MERGE = 15  # ContinuousEventTimeTrigger(flink_merge=True): keep spent fire times
+NCFG = 16
 # ks indices
 K_WM, K_PT, K_POS, K_PHASE, K_EVN, K_PTN, K_HIGH, K_FREE = 0, 1, 2, 3, 4, 5, 6, 7
 K_OUT, K_LATE, K_LOG, K_HTN, K_TSEQ, K_ASEQ, K_TARGET_PT = 8, 9, 10, 11, 12, 13, 14
@@ -45,6 +46,7 @@ __all__ = [
     "A_TUMBLING",
     "C_ASSIGNER",
     "C_DOMAIN",
+    "C_FLINK_MERGE",
     "C_GAP",
     "C_LATENESS",
     "C_LOG",

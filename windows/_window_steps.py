@@ -16,6 +16,7 @@ from windows._window_layout import (
     A_TUMBLING,
     C_ASSIGNER,
     C_DOMAIN,
+    C_FLINK_MERGE,
     C_LATENESS,
     C_LOG,
     C_PANE,
@@ -258,7 +259,11 @@ def _add_to_session(
         if S[s, F_START] <= ne and S[s, F_END] >= ns:  # Flink TimeWindow.intersects
             lo = min(lo, S[s, F_START])
             hi = max(hi, S[s, F_END])
-            if cfg[C_TRIGGER] == T_CONT_EVENT and _cont_spent(ks, S, s):
+            if (
+                cfg[C_TRIGGER] == T_CONT_EVENT
+                and cfg[C_FLINK_MERGE] == 0
+                and _cont_spent(ks, S, s)
+            ):
                 S[s, F_CONT] = NONE
             if target == -1:
                 target = s

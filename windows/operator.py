@@ -237,6 +237,7 @@ class WindowOperator:
         cfg[wk.C_TRIGGER] = t.code
         cfg[wk.C_TPARAM] = t.param
         cfg[wk.C_PURGE] = int(t.purging or a.kind == COUNT)
+        cfg[wk.C_FLINK_MERGE] = int(t.flink_merge)
         cfg[wk.C_LATENESS] = self.allowed_lateness
         cfg[wk.C_LOG] = 0  # set below
         if a.kind in (SLIDING, COUNT):

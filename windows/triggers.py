@@ -73,6 +73,12 @@ class Trigger:
         return 0
 
     @property
+    def flink_merge(self) -> bool:
+        """True when a session merge keeps spent continuous fire times, as Flink does (see
+        :class:`ContinuousEventTimeTrigger`)."""
+        return False
+
+    @property
     def base(self) -> Trigger:
         """The trigger without any purging wrapper."""
         return self
@@ -129,17 +135,44 @@ class ContinuousEventTimeTrigger(Trigger):
     """Early firings every ``interval`` of event time (aligned to multiples of the interval),
     plus the firing at the window end (Flink 1.12+ ``ContinuousEventTimeTrigger``).
 
-    Difference from Flink: when the watermark jumps to ``MAX_TIMESTAMP`` (end of input), the
-    pending early firing fires once and no further intervals are registered (Flink would fire
-    once per interval up to the window end, which never ends for global windows)."""
+    Parameters
+    ----------
+    interval : int
+        Milliseconds between early firings (> 0).
+    flink_merge : bool, default False
+        Behaviour when session windows merge. The merged window always takes the earliest
+        pending fire time of the windows it merges (Flink reduces them with ``min``). With
+        False (the default) a *spent* fire time, equal to the end of a window the watermark
+        has already passed (that window fired on time then), is dropped, so a session that
+        merges within its allowed lateness fires LATE once. With True the spent time is kept
+        and registered again, as Flink's ``ContinuousEventTimeTrigger.onMerge`` does: the
+        merged window fires once more at the next watermark (labelled ``ON_TIME`` when the
+        time is the merged window's end, ``EARLY`` otherwise).
+
+    Notes
+    -----
+    Difference from Flink in both modes: when the watermark jumps to ``MAX_TIMESTAMP`` (end of
+    input), the pending early firing fires once and no further intervals are registered
+    (Flink would fire once per interval up to the window end, which never ends for global
+    windows).
+    """
 
     interval: int
+    flink_merge: bool = False
     code: ClassVar[int] = T_CONT_EVENT
 
     @classmethod
-    def of(cls, interval: Duration) -> ContinuousEventTimeTrigger:
-        """Fire every ``interval`` (timedelta or int ms) of watermark progress."""
-        return cls(to_millis(interval, name="trigger interval", allow_zero=False))
+    def of(cls, interval: Duration, *, flink_merge: bool = False) -> ContinuousEventTimeTrigger:
+        """Fire every ``interval`` (timedelta or int ms) of watermark progress.
+
+        Raises
+        ------
+        InvalidWindowConfigError
+            If ``interval`` is not positive or ``flink_merge`` is not a bool.
+        """
+        if not isinstance(flink_merge, bool):
+            raise InvalidWindowConfigError(f"flink_merge must be a bool, got {flink_merge!r}")
+        return cls(to_millis(interval, name="trigger interval", allow_zero=False), flink_merge)
 
     @property
     def param(self) -> int:
@@ -200,6 +233,10 @@ class PurgingTrigger(Trigger):
     @property
     def param(self) -> int:
         return self.nested.param
+
+    @property
+    def flink_merge(self) -> bool:
+        return self.nested.flink_merge
 
     @property
     def base(self) -> Trigger:

@@ -230,8 +230,10 @@ class ReferenceWindowOperator:
             # time equal to the end of a window the watermark passed is spent (that window
             # fired on time) and is dropped, as EventTimeTrigger.onMerge registers no timer
             # behind the watermark: on_element fires the merged window LATE instead
+            # (unless flink_merge: Flink's ContinuousEventTimeTrigger.onMerge keeps it)
+            keep_spent = getattr(self.trigger, "flink_merge", False)
             conts = [h.cont for h in hits if h.cont is not None
-                     and not (h.cont == h.max_timestamp and h.cont <= self.wm)]
+                     and (keep_spent or not (h.cont == h.max_timestamp and h.cont <= self.wm))]
             records = [r for h in hits for r in h.records]
             count = sum(h.count for h in hits)
             for h in hits:

@@ -210,12 +210,13 @@ def test_dynamic_gap_extractor_must_be_callable() -> None:
         EventTimeSessionWindows.with_dynamic_gap(5)  # type: ignore[arg-type]
 
 
-def _continuous_session_rows(ts: list[int], gaps: list[int],
-                             wms: list[int]) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+def _continuous_session_rows(ts: list[int], gaps: list[int], wms: list[int],
+                             flink_merge: bool = False,
+                             ) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
     """Rows ``(start, end, timing, n)`` while feeding one record per batch, and at finish."""
     op = WindowOperator(EventTimeSessionWindows.with_dynamic_gap(_gap_column),
                         {"n": agg.count()}, key="k", allowed_lateness=100,
-                        trigger=ContinuousEventTimeTrigger.of(100))
+                        trigger=ContinuousEventTimeTrigger.of(100, flink_merge=flink_merge))
     rows: list[tuple[int, ...]] = []
     for t, g, w in zip(ts, gaps, wms, strict=True):
         out = op.process(columns(["a"], gap=np.array([g])), timestamps=np.array([t]),
@@ -262,3 +263,33 @@ def test_continuous_trigger_fresh_fire_time_behind_a_fired_one_is_not_dropped() 
     assert rows == [(0, 150, EARLY, 1), (0, 150, ON_TIME, 1), (0, 210, EARLY, 2)]
     assert fin == [(0, 210, EARLY, 2), (0, 210, ON_TIME, 2), (500, 510, ON_TIME, 1),
                    (1000, 1010, ON_TIME, 1)]
+
+
+def test_continuous_trigger_flink_merge_keeps_the_spent_fire_time() -> None:
+    # the cases above with flink_merge=True: the spent fire time 4 of [0, 5) is kept by the
+    # merge and registered again, so the merged window fires once more at the next watermark
+    # (Flink's ContinuousEventTimeTrigger.onMerge), here at finish
+    rows, fin = _continuous_session_rows([0, 50, -5], [5, 5, 5], [-1, 10, 10], flink_merge=True)
+    assert rows == [(0, 5, ON_TIME, 1), (-5, 5, LATE, 2)]
+    assert fin == [(-5, 5, ON_TIME, 2), (50, 55, ON_TIME, 1)]
+    rows, fin = _continuous_session_rows([0, 50, -20, -15], [5, 5, 5, 15], [-1, 10, 10, 10],
+                                         flink_merge=True)
+    assert rows == [(0, 5, ON_TIME, 1), (-20, -15, LATE, 1), (-20, 5, LATE, 3)]
+    assert fin == [(-20, 5, ON_TIME, 3), (50, 55, ON_TIME, 1)]
+    # a merged window whose end the watermark has not reached: the kept spent time (149) is
+    # earlier than the fresh one the record would register (100 is not registered: the state
+    # is not empty), so it fires EARLY at 149 and its next fire time is the end, 209
+    rows, fin = _continuous_session_rows([0, 500, 10, 1000], [150, 10, 200, 10],
+                                         [-1, 160, 160, 170], flink_merge=True)
+    assert rows == [(0, 150, EARLY, 1), (0, 150, ON_TIME, 1), (0, 210, EARLY, 2)]
+    assert fin == [(0, 210, ON_TIME, 2), (500, 510, ON_TIME, 1), (1000, 1010, ON_TIME, 1)]
+
+
+def test_continuous_trigger_flink_merge_is_validated_and_part_of_the_fingerprint() -> None:
+    with pytest.raises(InvalidWindowConfigError, match="flink_merge"):
+        ContinuousEventTimeTrigger.of(10, flink_merge=1)  # type: ignore[arg-type]
+    a = WindowOperator(EventTimeSessionWindows.with_gap(5), {"n": agg.count()}, key="k",
+                       trigger=ContinuousEventTimeTrigger.of(10))
+    b = WindowOperator(EventTimeSessionWindows.with_gap(5), {"n": agg.count()}, key="k",
+                       trigger=ContinuousEventTimeTrigger.of(10, flink_merge=True))
+    assert a.fingerprint() != b.fingerprint()

@@ -65,7 +65,8 @@ def triggers(draw: st.DrawFn) -> Any:
     elif base == "count":
         t = CountTrigger.of(draw(st.integers(1, 4)))
     else:
-        t = ContinuousEventTimeTrigger.of(draw(st.integers(1, 20)))
+        t = ContinuousEventTimeTrigger.of(draw(st.integers(1, 20)),
+                                          flink_merge=draw(st.booleans()))
     if draw(st.booleans()):
         t = PurgingTrigger.of(t if t is not None else EventTimeTrigger.create())
     return t
