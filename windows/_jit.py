@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import numba
 
+from windows._numba_start import init_cpu_target
+
 __all__ = ["KERNELS", "jit_disabled", "kernel"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,6 +77,7 @@ def _invalidate_stale_caches() -> None:
 
 
 _invalidate_stale_caches()
+init_cpu_target()
 
 
 def jit_disabled() -> bool:
