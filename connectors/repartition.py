@@ -6,13 +6,17 @@ A Kafka job keeps one operator instance per partition it consumes, which is only
 every record of a key is in one partition. An operator whose key differs from the input's
 partitioning therefore runs on an internal topic ``<job_id>.repartition.<key>``:
 
-* **Upstream** (each input partition, numbered as a *channel*): every decoded record is
-  produced unchanged (its raw JSON value, its event time as the record timestamp) to the
-  internal partition ``crc32(key text) % partitions``, with a header holding its channel and
-  source position. After each batch a *watermark marker* with the input partition's
-  watermark goes to every internal partition; an idle input partition sends an *idle marker*;
-  the end of a bounded input sends an *end marker* (watermark ``MAX_TIMESTAMP``). All of it is
-  produced inside the job's transaction, with the input offsets.
+* **Upstream** (each input partition, numbered as a *channel*): every decoded record goes
+  unchanged (its raw JSON value) to the internal partition ``crc32(key text) % partitions``.
+  The records of one batch bound for one internal partition travel together in *batch
+  messages* (up to :data:`MAX_BATCH_RECORDS` records or :data:`MAX_BATCH_BYTES` bytes each):
+  the value is the records' JSON values one after the other, the :data:`HDR_SOURCE` header
+  holds the channel and the first record's source position, and the :data:`HDR_ROWS` header
+  each record's source position, event time and value length. After each batch a *watermark
+  marker* with the input partition's watermark goes to every internal partition; an idle
+  input partition sends an *idle marker*; the end of a bounded input sends an *end marker*
+  (watermark ``MAX_TIMESTAMP``). All of it is produced inside the job's transaction, with the
+  input offsets.
 * **Downstream** (each internal partition): :class:`ChannelMerge` keeps, per channel, the last
   watermark and the last source position taken. The operators' watermark is the minimum over
   the channels that are not idle (as Flink combines input channels), and never goes back. A
@@ -40,7 +44,8 @@ from connectors.kafka_source import TP, DeadRecord
 from connectors.schema import Schema
 from windows.time import MAX_TIMESTAMP, MIN_TIMESTAMP
 
-__all__ = ["HDR_IDLE", "HDR_SOURCE", "HDR_WATERMARK", "ChannelMerge", "InternalBatch",
+__all__ = ["HDR_IDLE", "HDR_ROWS", "HDR_SOURCE", "HDR_WATERMARK", "MAX_BATCH_BYTES",
+           "MAX_BATCH_RECORDS", "ChannelMerge", "InternalBatch",
            "RepartitionGroup", "decode_internal", "forward", "internal_topic", "key_text",
            "partition_of", "plan_groups", "send_markers"]
 
@@ -50,6 +55,16 @@ HDR_SOURCE = "cepkit.source"
 HDR_WATERMARK = "cepkit.watermark"
 #: Header of an idle marker (value empty).
 HDR_IDLE = "cepkit.idle"
+#: Header of a batch message: int64 little-endian arrays ``positions``, ``timestamps`` (epoch
+#: ms) and ``lengths`` (bytes of each record's value), one entry per record, one after the
+#: other. A data message without it holds one record (position from :data:`HDR_SOURCE`, event
+#: time the message timestamp).
+HDR_ROWS = "cepkit.rows"
+#: Most records in one batch message.
+MAX_BATCH_RECORDS = 2000
+#: Most value bytes in one batch message (a single larger record travels alone); Kafka's
+#: default ``message.max.bytes`` is about 1 MB.
+MAX_BATCH_BYTES = 256 * 1024
 
 _DATA, _MARK, _IDLE = 0, 1, 2
 
@@ -155,7 +170,8 @@ def marker_position(next_offset: int) -> int:
 
 def forward(sink: Any, group: RepartitionGroup, channel: int, columns: Mapping[str, np.ndarray],
             timestamps: np.ndarray, offsets: np.ndarray, values: Sequence[bytes]) -> int:
-    """Produce decoded rows of input partition ``channel`` to ``group``'s internal topic.
+    """Produce decoded rows of input partition ``channel`` to ``group``'s internal topic, as
+    batch messages (see the module docstring).
 
     Parameters
     ----------
@@ -167,26 +183,47 @@ def forward(sink: Any, group: RepartitionGroup, channel: int, columns: Mapping[s
     columns : mapping of str to ndarray, each shape (n,)
         Decoded rows (the key columns are read from them).
     timestamps, offsets : ndarray of int64, shape (n,)
-        Event time (epoch ms; becomes the record timestamp) and input offset of each row.
+        Event time (epoch ms) and input offset of each row, offsets increasing.
     values : sequence of bytes, length n
         The rows' raw JSON values, forwarded unchanged.
 
     Returns
     -------
     int
-        Records produced.
+        Records forwarded (not messages).
     """
     n = len(values)
     if not n:
         return 0
-    keys = key_text(columns, group.key, n)
-    parts = partition_of(keys, group.partitions).tolist()
-    produce, topic = sink.produce, group.topic
-    for v, k, p, t, o in zip(values, keys, parts, timestamps.tolist(), offsets.tolist(),
-                             strict=True):
-        produce(topic, v, k, [source_header(channel, data_position(o))], partition=p,
-                timestamp=t)
+    parts = partition_of(key_text(columns, group.key, n), group.partitions)
+    ts = np.asarray(timestamps, np.int64)
+    pos = 2 * np.asarray(offsets, np.int64) + 1  # data_position, vectorised
+    lens = np.fromiter((len(v) for v in values), np.int64, n)
+    order = np.argsort(parts, kind="stable")  # rows grouped by partition, input order kept
+    bounds = np.flatnonzero(np.diff(parts[order])) + 1
+    for rows in np.split(order, bounds):
+        p = int(parts[rows[0]])
+        for chunk in _chunks(rows, lens):
+            first = int(pos[chunk[0]])
+            meta = np.concatenate((pos[chunk], ts[chunk], lens[chunk])).astype("<i8").tobytes()
+            sink.produce(group.topic, b"".join([values[i] for i in chunk.tolist()]), None,
+                         [source_header(channel, first), (HDR_ROWS, meta)], partition=p,
+                         timestamp=int(ts[chunk[0]]))
     return n
+
+
+def _chunks(rows: np.ndarray, lens: np.ndarray) -> list[np.ndarray]:
+    """Split ``rows`` into runs of at most :data:`MAX_BATCH_RECORDS` records and
+    :data:`MAX_BATCH_BYTES` value bytes (a larger record alone)."""
+    out: list[np.ndarray] = []
+    sizes = lens[rows]
+    i, m = 0, len(rows)
+    while i < m:
+        csum = np.cumsum(sizes[i:i + MAX_BATCH_RECORDS])
+        k = max(1, int(np.searchsorted(csum, MAX_BATCH_BYTES, side="right")))
+        out.append(rows[i:i + k])
+        i += k
+    return out
 
 
 def send_markers(sink: Any, group: RepartitionGroup, channel: int, next_offset: int,
@@ -203,19 +240,20 @@ def send_markers(sink: Any, group: RepartitionGroup, channel: int, next_offset: 
 
 @dataclass(eq=False)
 class InternalBatch:
-    """The messages of one internal partition from one poll, in offset order.
+    """The entries of one internal partition from one poll, in offset order: one per record of
+    a data message, one per marker.
 
     Attributes
     ----------
     topic, partition : str, int
     kind : ndarray of int8, shape (m,)
-        0 data record, 1 watermark marker, 2 idle marker.
+        0 data record, 1 watermark marker, 2 idle marker, -1 a dead letter.
     channel, position : ndarray of int64, shape (m,)
-        Input partition (channel) and source position of each message.
+        Input partition (channel) and source position of each entry.
     watermark : ndarray of int64, shape (m,)
-        Marker watermark (``MIN_TIMESTAMP`` for other messages).
+        Marker watermark (``MIN_TIMESTAMP`` for other entries).
     rows : ndarray of int64, shape (n,)
-        Message index of each decoded data row.
+        Entry index of each decoded data row.
     columns : dict of str to ndarray, each shape (n,)
     timestamps : ndarray of int64, shape (n,)
         Event time of each data row (the internal record's timestamp).
@@ -243,26 +281,52 @@ class InternalBatch:
         return int(self.rows.shape[0])
 
 
-def _parse_headers(msg: Any) -> tuple[int, int, int, int]:
-    kind, chan, pos, wm = _DATA, -1, -1, MIN_TIMESTAMP
+def _parse_headers(msg: Any) -> tuple[int, int, int, int, bytes | None]:
+    kind, chan, pos, wm, rows = _DATA, -1, -1, MIN_TIMESTAMP, None
     for name, val in msg.headers() or ():
         if name == HDR_SOURCE:
             c, p = val.split()
             chan, pos = int(c), int(p)
+        elif name == HDR_ROWS:
+            rows = val
         elif name == HDR_WATERMARK:
             kind, wm = _MARK, int(val)
         elif name == HDR_IDLE:
             kind = _IDLE
     if chan < 0:
         raise ValueError("an internal record without its source header")
-    return kind, chan, pos, wm
+    return kind, chan, pos, wm, rows
+
+
+def _split_batch(msg: Any, rows: bytes) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """Positions, event times and values of the records of a batch message.
+
+    Raises
+    ------
+    ValueError
+        If the :data:`HDR_ROWS` header does not match the value.
+    """
+    if not rows or len(rows) % 24:
+        raise ValueError(f"malformed {HDR_ROWS} header ({len(rows)} bytes)")
+    meta = np.frombuffer(rows, "<i8")
+    if meta.size % 3:
+        raise ValueError(f"malformed {HDR_ROWS} header ({len(rows)} bytes)")
+    pos, ts, lens = meta.reshape(3, -1).astype(np.int64)
+    value = msg.value() or b""
+    if (lens < 0).any() or int(lens.sum()) != len(value) or (np.diff(pos) <= 0).any():
+        raise ValueError(f"{HDR_ROWS} header does not match the message value")
+    ends = np.cumsum(lens).tolist()
+    starts = [0, *ends[:-1]]
+    return pos, ts, [value[a:b] for a, b in zip(starts, ends, strict=True)]
 
 
 def decode_internal(messages: Sequence[Any], schema: Schema) -> dict[TP, InternalBatch]:
     """Decode polled messages of internal topics into one :class:`InternalBatch` per
-    partition (messages of one partition in offset order).
+    partition: its entries are the records of the data messages (a batch message holds
+    several) and the markers, in offset order.
 
-    A message without the source header is not ours and becomes a dead letter.
+    A message without the source header (not ours), or whose batch header does not match its
+    value, becomes a dead letter.
     """
     from connectors.files import decode_json_records
 
@@ -271,35 +335,62 @@ def decode_internal(messages: Sequence[Any], schema: Schema) -> dict[TP, Interna
         per.setdefault((msg.topic(), msg.partition()), []).append(msg)
     out: dict[TP, InternalBatch] = {}
     for (topic, part), msgs in per.items():
-        m = len(msgs)
-        kind = np.zeros(m, np.int8)
-        chan = np.full(m, -1, np.int64)
-        pos = np.full(m, -1, np.int64)
-        wm = np.full(m, MIN_TIMESTAMP, np.int64)
+        kinds: list[np.ndarray] = []
+        chans: list[np.ndarray] = []
+        poss: list[np.ndarray] = []
+        wms: list[np.ndarray] = []
         dead: list[DeadRecord] = []
-        data: list[int] = []
+        values: list[bytes] = []
+        times: list[np.ndarray] = []
+        data: list[np.ndarray] = []
+        origin: list[int] = []  # message index of each data entry
+        e = 0  # entries so far
         for i, msg in enumerate(msgs):
             try:
-                kind[i], chan[i], pos[i], wm[i] = _parse_headers(msg)
+                kind, chan, pos, wm, rows = _parse_headers(msg)
+                if kind == _DATA and rows is not None:
+                    rpos, rts, vals = _split_batch(msg, rows)
+                elif kind == _DATA:
+                    rpos = np.array([pos], np.int64)
+                    rts = np.array([msg.timestamp()[1]], np.int64)
+                    vals = [msg.value()]
+                else:
+                    rpos, rts, vals = np.array([pos], np.int64), np.zeros(1, np.int64), []
             except ValueError as exc:
-                kind[i] = -1
+                kinds.append(np.full(1, -1, np.int8))
+                chans.append(np.full(1, -1, np.int64))
+                poss.append(np.full(1, -1, np.int64))
+                wms.append(np.full(1, MIN_TIMESTAMP, np.int64))
                 dead.append(DeadRecord(topic, part, msg.offset(), msg.key(), msg.value(),
                                        msg.timestamp()[1], f"internal record: {exc}"))
+                e += 1
                 continue
-            if kind[i] == _DATA:
-                data.append(i)
-        idx = np.asarray(data, np.int64)
-        batch = decode_json_records([msgs[i].value() for i in data], schema, positions=idx)
+            k = len(rpos)
+            kinds.append(np.full(k, kind, np.int8))
+            chans.append(np.full(k, chan, np.int64))
+            poss.append(rpos)
+            wms.append(np.full(k, wm, np.int64))
+            if kind == _DATA:
+                data.append(np.arange(e, e + k, dtype=np.int64))
+                values.extend(vals)
+                times.append(rts)
+                origin.extend([i] * k)
+            e += k
+        kind_a = np.concatenate(kinds)
+        idx = np.concatenate(data) if data else np.zeros(0, np.int64)
+        ts_all = np.concatenate(times) if times else np.zeros(0, np.int64)
+        batch = decode_json_records(values, schema, positions=np.arange(len(values)))
         for d in batch.dead_letters:
-            msg = msgs[d.position]
-            kind[d.position] = -1
-            dead.append(DeadRecord(topic, part, msg.offset(), msg.key(), msg.value(),
-                                   msg.timestamp()[1], d.reason))
-        rows = np.asarray(batch.positions, np.int64)
-        ts = np.fromiter((msgs[i].timestamp()[1] for i in rows.tolist()), np.int64, len(rows))
+            j = int(d.position)
+            msg = msgs[origin[j]]
+            kind_a[idx[j]] = -1
+            dead.append(DeadRecord(topic, part, msg.offset(), msg.key(), values[j],
+                                   int(ts_all[j]), d.reason))
+        good = np.asarray(batch.positions, np.int64)
         dead.sort(key=lambda d: d.offset)
-        out[(topic, part)] = InternalBatch(topic, part, kind, chan, pos, wm, rows,
-                                           dict(batch.columns), ts, dead,
+        out[(topic, part)] = InternalBatch(topic, part, kind_a, np.concatenate(chans),
+                                           np.concatenate(poss), np.concatenate(wms),
+                                           idx[good], dict(batch.columns), ts_all[good], dead,
                                            msgs[-1].offset() + 1)
     return out
 
