@@ -374,7 +374,7 @@ class KafkaSource:
             # other errors (transport, broker down) are retried by librdkafka itself
         internal = self.config.internal
         if internal and data:
-            from connectors.repartition import decode_internal
+            from connectors._repartition_format import decode_internal
             mine = [m for m in data if m.topic() in internal]
             if mine:
                 out: dict[TP, Any] = dict(decode_messages(
