@@ -15,6 +15,7 @@ from windows._window_layout import (
     A_TUMBLING,
     C_ASSIGNER,
     C_DOMAIN,
+    C_GAP,
     C_LATENESS,
     C_LOG,
     C_OFFSET,
@@ -341,6 +342,24 @@ def _push_pt(
         S[slot, F_LAST_PT] = time - 1
 
 
+@kernel(inline=True)
+def _lazy_timer_time(cfg: np.ndarray, ks: np.ndarray, clean: int) -> int:
+    """Time of the pending timer of a lazy event-time session (see
+    :func:`windows._window_steps._lazy_session`) whose end is ``clean + 1``.
+
+    With a static gap the timer first comes due at the end rounded down to a quarter of the
+    gap, a time many sessions share (one timer bucket and heap entry for all of them instead
+    of one per session); when it comes due, the session either grew (the timer moves on the
+    same way) or is registered at its exact end. A rounded time the watermark has already
+    reached is not used: the exact end is. Firing times are unchanged.
+    """
+    g = cfg[C_GAP] >> 2
+    if g <= 1:
+        return clean
+    c = _floor_start(clean, 0, g)
+    return c if c > ks[K_WM] else clean
+
+
 @kernel
 def _register(
     cfg: np.ndarray,
@@ -361,7 +380,9 @@ def _register(
     if dom == D_EVENT:
         clean = _sat_add(maxts, cfg[C_LATENESS])
         if clean != MAXV:
-            _push_ev(ks, HEV, BK, TN, HT, S, slot, clean)
+            lazy = cfg[C_ASSIGNER] == A_SESSION and trig == T_EVENT and cfg[C_LATENESS] == 0
+            _push_ev(ks, HEV, BK, TN, HT, S, slot,
+                     _lazy_timer_time(cfg, ks, clean) if lazy else clean)
     elif dom == D_PROCESSING:
         clean = maxts
         _push_pt(ks, HPT, BK, TN, HT, S, slot, clean)

@@ -72,6 +72,7 @@ from windows._window_ops import (
     _fire,
     _floor_start,
     _free,
+    _lazy_timer_time,
     _log,
     _merge_acc,
     _push_ev,
@@ -342,8 +343,8 @@ def _on_timer(
                 _fire(cfg, ks, S, A, slot, EARLY, O, OV, LOG)
         if dom == D_EVENT and T == S[slot, F_CLEAN]:
             _free(cfg, ks, S, A, FREE, HT, K, slot, LOG)
-        elif T < S[slot, F_CLEAN] and _lazy_session(cfg):
-            _push_ev(ks, HEV, BK, TN, HT, S, slot, S[slot, F_CLEAN])  # the session grew
+        elif T < S[slot, F_CLEAN] and _lazy_session(cfg):  # the session grew (or rounded)
+            _push_ev(ks, HEV, BK, TN, HT, S, slot, _lazy_timer_time(cfg, ks, S[slot, F_CLEAN]))
     else:
         if trig == T_PROCESSING and T == maxts:
             timing = ON_TIME if dom == D_PROCESSING else _timing_now(cfg, ks, S, slot)

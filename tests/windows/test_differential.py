@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 from reference import (
@@ -27,6 +28,7 @@ from windows import (
     TumblingCountWindows,
     WindowOperator,
 )
+from windows import aggregates as agg
 
 
 def _reference(assigner: Any, aggs: dict[str, Any], trigger: Any, lateness: int,
@@ -112,3 +114,29 @@ def test_count_windows_match_reference(s: dict[str, Any], sliding: bool, size: i
     want = [norm_row(r) for r in ref.process(s["keys"], s["ts"].tolist(), {"v": s["v"]})]
     assert late == []
     assert got == want
+
+
+@pytest.mark.parametrize("gap", [8, 37, 400])
+def test_long_lazy_sessions_match_reference_with_rounded_timers(gap: int) -> None:
+    # event-time sessions without lateness keep one pending timer per session, first due at
+    # the end rounded down to a quarter of the gap; sessions here grow over many such
+    # periods (one record every ~gap/3 per key) and must fire exactly when the reference
+    # fires them (same watermark step, same contents)
+    rng = np.random.default_rng(gap)
+    n = 4000
+    keys = rng.integers(0, 12, n).tolist()
+    ts = np.cumsum(rng.integers(0, max(2, gap // 30), n)) - rng.integers(0, gap // 4 + 1, n)
+    breaks = rng.random(n) < 0.01  # occasional pauses longer than the gap end sessions
+    ts = (ts + np.cumsum(breaks) * 3 * gap).astype(np.int64)
+    s = {"keys": keys, "ts": ts, "v": rng.random(n).round(2).tolist(), "g": [1] * n,
+         "cuts": sorted(rng.choice(np.arange(1, n), 7, replace=False).tolist())}
+    wms = bounded_watermarks(ts.tolist(), gap // 4)
+    assigner = EventTimeSessionWindows.with_gap(gap)
+    aggs = {"n": agg.count(), "s": agg.sum("v")}
+    op = WindowOperator(assigner, aggs, key="k")
+    cols = columns(keys, v=np.asarray(s["v"], np.float64), g=np.ones(n, np.int64))
+    got, late = run(op, cols, ts, np.asarray(wms, np.int64), s["cuts"])
+    ref = _reference(assigner, aggs, None, 0, s, wms)
+    assert late == ref.late
+    assert len(ref.results) > 40
+    _assert_same_firings(assigner, got, ref)
