@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from cep import _kernels as K
+from cep import _nfa_layout as K
 from cep.runtime_fast import FastRuntime
 from cep.state import decode_columns, encode_columns, records
 from windows.time import MAX_TIMESTAMP

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cep._kernels import START_IDLE_BIT
+from cep._nfa_layout import START_IDLE_BIT
 from cep.nfa import IGNORE, NFA, PROCEED, TAKE
 
 __all__ = ["ShortcutPlan", "shortcut_bits"]
@@ -37,7 +37,7 @@ class ShortcutPlan:
     Attributes
     ----------
     states : tuple of (int, tuple of _Path)
-        States below :data:`cep._kernels.START_IDLE_BIT` with an IGNORE path back into
+        States below :data:`cep._nfa_layout.START_IDLE_BIT` with an IGNORE path back into
         themselves, with every action path of the state.
     start_takes : tuple of tuple of int
         Conditions of each path from the start state to a TAKE edge.
@@ -102,7 +102,7 @@ def shortcut_bits(plan: ShortcutPlan, cond: np.ndarray) -> np.ndarray:
     -------
     ndarray of int64, shape (n,)
         Bit ``s`` set when state ``s``'s only enabled path is one IGNORE back into ``s``; bit
-        :data:`cep._kernels.START_IDLE_BIT` set when no TAKE path from the start state is
+        :data:`cep._nfa_layout.START_IDLE_BIT` set when no TAKE path from the start state is
         enabled.
     """
     n = cond.shape[0]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -278,41 +278,37 @@ class IterativeCondition(Condition):
 
 
 @dataclass(frozen=True, eq=False)
-class AndCondition(Condition):
+class _BinaryCondition(Condition):
+    """Two conditions combined by :attr:`symbol` (evaluated left first)."""
+
+    symbol: ClassVar[str]
+    left: Condition
+    right: Condition
+    is_iterative: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_iterative",
+                           self.left.is_iterative or self.right.is_iterative)
+
+    def leaves(self) -> tuple[Condition, ...]:
+        return self.left.leaves() + self.right.leaves()
+
+    def __repr__(self) -> str:
+        return f"({self.left!r} {self.symbol} {self.right!r})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class AndCondition(_BinaryCondition):
     """Both conditions hold (evaluated left first)."""
 
-    left: Condition
-    right: Condition
-    is_iterative: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "is_iterative",
-                           self.left.is_iterative or self.right.is_iterative)
-
-    def leaves(self) -> tuple[Condition, ...]:
-        return self.left.leaves() + self.right.leaves()
-
-    def __repr__(self) -> str:
-        return f"({self.left!r} & {self.right!r})"
+    symbol: ClassVar[str] = "&"
 
 
-@dataclass(frozen=True, eq=False)
-class OrCondition(Condition):
+@dataclass(frozen=True, eq=False, repr=False)
+class OrCondition(_BinaryCondition):
     """Either condition holds (evaluated left first)."""
 
-    left: Condition
-    right: Condition
-    is_iterative: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "is_iterative",
-                           self.left.is_iterative or self.right.is_iterative)
-
-    def leaves(self) -> tuple[Condition, ...]:
-        return self.left.leaves() + self.right.leaves()
-
-    def __repr__(self) -> str:
-        return f"({self.left!r} | {self.right!r})"
+    symbol: ClassVar[str] = "|"
 
 
 @dataclass(frozen=True, eq=False)

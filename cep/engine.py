@@ -230,7 +230,8 @@ class ReferenceEngine:
               potential: list[Partial]) -> None:
         ctx: list[_Context | None] = [None]
         memo = ev.memo
-        plan = memo.get(pm.state) if memo is not None else None
+        plan: list[tuple[int, int, int, bool | None]] | None = (
+            memo.get(pm.state) if memo is not None else None)
         if plan is None:
             edges: list[tuple[int, int, int]] = []
             stack = [pm.state]
@@ -249,41 +250,16 @@ class ReferenceEngine:
                          and self._final_after_proceed(t, ev, ctx, pm.node))
                         for s, a, t in edges]
                 memo[pm.state] = plan
-        if plan is not None:
-            self._apply(pm, ev, is_start, plan, new, potential)
-            return
-        results: list[Partial] = []
-        stop = False
-        buf = self.buffer
-        for s, action, target in edges:
-            if action != TAKE:  # IGNORE
-                if not is_start:
-                    results.append(Partial(target, pm.node, pm.start_ts, pm.prev_ts,
-                                           pm.start_seq))
-                    buf.lock(pm.node)
-                continue
-            if self._kind[target] == STOP:
-                stop = True
-                continue
-            node = buf.put(self._stage[s], ev.eid, ev.seq, ev.ts, ev.get_row(), pm.node)
-            st_ts, st_seq = (ev.ts, ev.seq) if is_start else (pm.start_ts, pm.start_seq)
-            results.append(Partial(target, node, st_ts, ev.ts, st_seq))
-            buf.lock(node)
-            if self._final_after_proceed(target, ev, ctx, pm.node):
-                results.append(Partial(self._final, node, st_ts, ev.ts, st_seq))
-                buf.lock(node)
-        for r in results:
-            if self._kind[r.state] == FINAL:
-                potential.append(r)
-            elif stop:
-                buf.release(r.node)
             else:
-                new.append(r)
+                plan = [(s, a, t, None) for s, a, t in edges]
+        self._apply(pm, ev, is_start, plan, new, potential, ctx)
 
     def _apply(self, pm: Partial, ev: EventIn, is_start: bool,
-               plan: list[tuple[int, int, int, bool]], new: list[Partial],
-               potential: list[Partial]) -> None:
-        """:meth:`_step` with the enabled edges and final checks known (``plan``)."""
+               plan: list[tuple[int, int, int, bool | None]], new: list[Partial],
+               potential: list[Partial], ctx: list[_Context | None]) -> None:
+        """Act on the enabled edges ``plan`` of :meth:`_step`: ``(state, action, target,
+        final)``, ``final`` telling whether the target of a TAKE reaches the final state by
+        PROCEED edges (``None``: not known yet, checked when the TAKE is applied)."""
         results: list[Partial] = []
         stop = False
         buf = self.buffer
@@ -301,6 +277,8 @@ class ReferenceEngine:
             st_ts, st_seq = (ev.ts, ev.seq) if is_start else (pm.start_ts, pm.start_seq)
             results.append(Partial(target, node, st_ts, ev.ts, st_seq))
             buf.lock(node)
+            if final is None:
+                final = self._final_after_proceed(target, ev, ctx, pm.node)
             if final:
                 results.append(Partial(self._final, node, st_ts, ev.ts, st_seq))
                 buf.lock(node)

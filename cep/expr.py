@@ -32,6 +32,8 @@ An expression without match references or ``Prev`` is *simple* (vectorisable); o
 *iterative* and runs on the pure-Python reference engine (which keeps, per key, the last ``n``
 processed events for ``Prev``, see :meth:`Expr.history_depth`). Aggregates over no events give
 ``None`` (``match_count`` gives 0, ``match_sum`` gives 0); a comparison with ``None`` is false.
+The match references, :class:`MatchRef` and :class:`Prev` are defined in
+:mod:`cep._expr_refs` and re-exported here.
 """
 
 from __future__ import annotations
@@ -302,46 +304,6 @@ class IsIn(Expr):
         return f"{self.operand!r}.is_in({list(self.values)!r})"
 
 
-@dataclass(frozen=True, eq=False, slots=True)
-class MatchAgg(Expr):
-    """An aggregate over the events already matched to ``stage`` in the current partial match
-    (``first``, ``last``, ``count``, ``sum``, ``min``, ``max``, ``avg`` of ``column``)."""
-
-    func: str
-    stage: str
-    column: str | None
-
-    def is_iterative(self) -> bool:
-        return True
-
-    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
-        raise TypeError(f"{self!r} refers to the partial match and cannot be evaluated "
-                        "over a batch")
-
-    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
-        if ctx is None:
-            raise TypeError(f"{self!r} needs a match context")
-        events = ctx.events_for_pattern(self.stage)
-        if self.func == "count":
-            return len(events)
-        values = [e[self.column] for e in events]  # type: ignore[index]
-        if self.func == "sum":
-            return sum(values) if values else 0
-        if not values:
-            return None
-        if self.func == "first":
-            return values[0]
-        if self.func == "last":
-            return values[-1]
-        if self.func == "min":
-            return min(values)
-        if self.func == "max":
-            return max(values)
-        return sum(values) / len(values)
-
-    def __repr__(self) -> str:
-        arg = f"{self.stage!r}" + (f", {self.column!r}" if self.column is not None else "")
-        return f"match_{self.func}({arg})"
 
 
 def col(name: str) -> Expr:
@@ -356,45 +318,6 @@ def lit(value: Any) -> Expr:
     return _wrap(value)
 
 
-def _agg(func: str, stage: str, column: str | None) -> Expr:
-    if not isinstance(stage, str) or not stage:
-        raise TypeError("a match reference needs a stage name")
-    return MatchAgg(func, stage, column)
-
-
-def match_first(stage: str, column: str) -> Expr:
-    """``column`` of the first event matched to ``stage`` so far (``None`` if none)."""
-    return _agg("first", stage, column)
-
-
-def match_last(stage: str, column: str) -> Expr:
-    """``column`` of the last event matched to ``stage`` so far (``None`` if none)."""
-    return _agg("last", stage, column)
-
-
-def match_count(stage: str) -> Expr:
-    """Number of events matched to ``stage`` so far."""
-    return _agg("count", stage, None)
-
-
-def match_sum(stage: str, column: str) -> Expr:
-    """Sum of ``column`` over the events matched to ``stage`` so far (0 if none)."""
-    return _agg("sum", stage, column)
-
-
-def match_min(stage: str, column: str) -> Expr:
-    """Minimum of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
-    return _agg("min", stage, column)
-
-
-def match_max(stage: str, column: str) -> Expr:
-    """Maximum of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
-    return _agg("max", stage, column)
-
-
-def match_avg(stage: str, column: str) -> Expr:
-    """Mean of ``column`` over the events matched to ``stage`` so far (``None`` if none)."""
-    return _agg("avg", stage, column)
 
 
 
@@ -473,127 +396,6 @@ class Case(Expr):
         return f"case([{inner}], {self.default!r})"
 
 
-class HistoryContext(Protocol):
-    """A match context that also gives earlier events of the key (for :class:`Prev`)."""
-
-    def previous_event(self, n: int) -> Mapping[str, Any] | None:
-        """The event ``n >= 1`` positions before the one being tested, or ``None``."""
-        ...
-
-
-@dataclass(frozen=True, eq=False, slots=True)
-class Prev(Expr):
-    """``PREV(operand, offset)``: the operand's value for the event ``offset`` positions
-    earlier in the key's processing order (event time: timestamp order, ties by arrival),
-    ``None`` if there is none. ``offset`` 0 is the event itself. The operand must not itself
-    refer to the partial match."""
-
-    operand: Expr
-    offset: int
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.operand,)
-
-    def is_iterative(self) -> bool:
-        return True
-
-    def history_depth(self) -> int:
-        return max(self.offset, self.operand.history_depth())
-
-    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
-        raise TypeError(f"{self!r} reads earlier events of the key and cannot be evaluated "
-                        "over a batch")
-
-    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
-        if self.offset == 0:
-            return self.operand.evaluate_event(event, ctx)
-        fn = getattr(ctx, "previous_event", None)
-        if fn is None:
-            raise TypeError(f"{self!r} needs a context with the key's earlier events")
-        row = fn(self.offset)
-        return None if row is None else self.operand.evaluate_event(row, None)
-
-    def __repr__(self) -> str:
-        return f"prev({self.operand!r}, {self.offset})"
-
-
-_NAV = ("first", "last")
-_AGGS = ("count", "sum", "min", "max", "avg")
-
-
-@dataclass(frozen=True, eq=False, slots=True)
-class MatchRef(Expr):
-    """Row-pattern navigation with SQL semantics over the partial match.
-
-    The events are those matched so far to ``stages`` (concatenated in the given order, which
-    for a contiguous match is time order), followed by the event being tested when
-    ``include_current`` is true (SQL's *running* semantics inside ``DEFINE`` of that stage).
-    ``func`` is ``first``/``last`` (the ``operand`` of the event ``offset`` positions from the
-    start/end, ``None`` if there are fewer events) or an aggregate ``count``/``sum``/``min``/
-    ``max``/``avg`` of the operand over the events, ignoring ``None``/NaN (``count`` with no
-    operand counts events; the others give ``None`` over no values).
-    """
-
-    func: str
-    stages: tuple[str, ...]
-    operand: Expr | None
-    include_current: bool = False
-    offset: int = 0
-
-    def __post_init__(self) -> None:
-        if self.func not in _NAV + _AGGS:
-            raise ValueError(f"unknown match function {self.func!r}")
-        if self.operand is None and self.func != "count":
-            raise ValueError(f"match function {self.func!r} needs an operand")
-        if self.offset < 0:
-            raise ValueError("offsets must be >= 0")
-
-    def is_iterative(self) -> bool:
-        return True
-
-    def columns(self) -> frozenset[str]:
-        return frozenset()
-
-    def evaluate(self, columns: Mapping[str, np.ndarray], n: int) -> Any:
-        raise TypeError(f"{self!r} refers to the partial match and cannot be evaluated "
-                        "over a batch")
-
-    def evaluate_event(self, event: Mapping[str, Any], ctx: MatchContext | None) -> Any:
-        if ctx is None:
-            raise TypeError(f"{self!r} needs a match context")
-        events: list[Mapping[str, Any]] = []
-        for s in self.stages:
-            events.extend(ctx.events_for_pattern(s))
-        if self.include_current:
-            events.append(event)
-        op = self.operand
-        if self.func in _NAV:
-            k = len(events)
-            if self.offset >= k:
-                return None
-            e = events[self.offset] if self.func == "first" else events[k - 1 - self.offset]
-            assert op is not None
-            return op.evaluate_event(e, None)
-        if op is None:
-            return len(events)
-        values = [v for v in (op.evaluate_event(e, None) for e in events)
-                  if not _is_null_value(v)]
-        if self.func == "count":
-            return len(values)
-        if not values:
-            return None
-        if self.func == "sum":
-            return sum(values)
-        if self.func == "min":
-            return min(values)
-        if self.func == "max":
-            return max(values)
-        return sum(values) / len(values)
-
-    def __repr__(self) -> str:
-        cur = ", current" if self.include_current else ""
-        off = f", offset={self.offset}" if self.offset else ""
-        return f"match_ref({self.func!r}, {list(self.stages)!r}, {self.operand!r}{cur}{off})"
 
 
 def is_null(expr: Any) -> Expr:
@@ -605,3 +407,20 @@ def case(branches: Sequence[tuple[Any, Any]], default: Any = None) -> Expr:
     """The value of the first branch ``(condition, value)`` whose condition holds, else
     ``default`` (SQL ``CASE WHEN ... THEN ... ELSE ... END``)."""
     return Case(tuple((_wrap(c), _wrap(v)) for c, v in branches), _wrap(default))
+
+
+# match references, navigation and Prev live in cep._expr_refs (re-exported here; they
+# subclass Expr, so they are imported last)
+from cep._expr_refs import (  # noqa: E402
+    HistoryContext,  # noqa: F401 (re-exported)
+    MatchAgg,  # noqa: F401 (re-exported)
+    MatchRef,  # noqa: F401 (re-exported)
+    Prev,  # noqa: F401 (re-exported)
+    match_avg,
+    match_count,
+    match_first,
+    match_last,
+    match_max,
+    match_min,
+    match_sum,
+)

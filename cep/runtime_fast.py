@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from cep import _kernels as K
+from cep import _nfa_layout as K
+from cep._kernels import nfa_run, order_by_time
 from cep._shortcuts import ShortcutPlan, shortcut_bits
 from cep.errors import SkipToElementError
 from cep.nfa import FINAL, NFA, PROCEED
@@ -97,7 +98,7 @@ def _stable_time_order(ts: np.ndarray) -> np.ndarray:
     if span > 4 * n + 1024:
         return np.argsort(ts, kind="stable")
     out = np.empty(n, _I64)
-    K.order_by_time(ts, t0, np.zeros(span + 2, _I64), out)
+    order_by_time(ts, t0, np.zeros(span + 2, _I64), out)
     return out
 
 
@@ -145,7 +146,7 @@ class FastRuntime:
                  kernel: Callable[..., int] | None = None) -> None:
         self.nfa = nfa
         self.event_time = event_time
-        self.kernel = kernel if kernel is not None else K.nfa_run
+        self.kernel = kernel if kernel is not None else nfa_run
         arr = nfa.arrays()
         self._t = (arr["trans_start"], arr["trans_action"], arr["trans_target"],
                    arr["trans_cond"], arr["state_kind"], arr["state_stage"],
@@ -467,5 +468,5 @@ class FastRuntime:
 
 def kernel_twin() -> Callable[..., int]:
     """The pure-Python twin of the kernel (for parity tests)."""
-    f = getattr(K.nfa_run, "py_func", K.nfa_run)
+    f = getattr(nfa_run, "py_func", nfa_run)
     return KERNELS[f"{f.__module__}.{f.__qualname__}"][1]

@@ -27,12 +27,18 @@ KERNELS: dict[str, tuple[Any, Callable[..., Any]]] = {}
 _PACKAGES = ("windows", "cep")
 
 
+#: (package, file) of the modules without kernels whose constants kernels freeze
+_CONSTANT_SOURCES = frozenset({("windows", "_jit.py"), ("windows", "time.py"),
+                               ("windows", "_window_layout.py"), ("cep", "_nfa_layout.py")})
+
+
 def _feeds_kernels(path: Path) -> bool:
     """True for a module compiled code depends on: one that defines kernels (and so may be
-    inlined into kernels of other modules), this module, and ``windows/time.py`` and
-    ``windows/_window_layout.py`` whose constants kernels freeze at compile time. Editing any
-    other module (operators, the SQL front end, ...) keeps the cache."""
-    if path.name in ("_jit.py", "time.py", "_window_layout.py") and path.parent.name == "windows":
+    inlined into kernels of other modules), this module, and ``windows/time.py``,
+    ``windows/_window_layout.py`` and ``cep/_nfa_layout.py`` whose constants kernels freeze at
+    compile time. Editing any other module (operators, the SQL front end, ...) keeps the
+    cache."""
+    if (path.parent.name, path.name) in _CONSTANT_SOURCES:
         return True
     try:
         return "from windows._jit import kernel" in path.read_text(encoding="utf-8")

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,47 +11,31 @@ import numpy as np
 
 from windows import _window_kernel as wk
 from windows._kernel_state import KernelState
+from windows._operator_config import (
+    aggregate_layout,
+    builtin_results,
+    compile_cfg,
+    config_fingerprint,
+    default_trigger,
+    needs_processing_time,
+    validate_config,
+)
 from windows._user_functions import ARRIVAL, UserFunctions
 from windows.aggregates import (
-    OP_COUNT,
-    OP_COUNT_ALL,
-    OP_FIRST,
-    OP_LAST,
-    OP_MEAN,
     AggregateFunction,
     BuiltinAggregate,
     ProcessWindowFunction,
 )
-from windows.assigners import (
-    COUNT,
-    EVENT_TIME,
-    GLOBAL,
-    PROCESSING_TIME,
-    SESSION,
-    SLIDING,
-    TUMBLING,
-    WindowAssigner,
-)
+from windows.assigners import COUNT, EVENT_TIME, SESSION, WindowAssigner
 from windows.errors import InvalidWindowConfigError, SchemaError, SnapshotError
 from windows.keys import KeyEncoder
 from windows.time import MAX_TIMESTAMP, Duration, now_ms, to_millis
-from windows.triggers import (
-    T_CONT_EVENT,
-    T_CONT_PROCESSING,
-    T_EVENT,
-    T_NEVER,
-    T_PROCESSING,
-    EventTimeTrigger,
-    NeverTrigger,
-    ProcessingTimeTrigger,
-    Trigger,
-)
+from windows.triggers import Trigger
 
 __all__ = ["RESERVED_COLUMNS", "WindowOperator", "WindowOutput"]
 
 #: Output column names the operator itself uses.
 RESERVED_COLUMNS = frozenset({"key", "window_start", "window_end", "timing", "timestamp"})
-_WIDTH = {OP_COUNT_ALL: 0, OP_COUNT: 2, OP_FIRST: 4, OP_LAST: 4}
 
 
 @dataclass
@@ -85,14 +67,6 @@ class WindowOutput:
     def num_late(self) -> int:
         """Number of late-record rows."""
         return len(self.late["window_start"]) if self.late else 0
-
-
-def _default_trigger(assigner: WindowAssigner) -> Trigger:
-    if assigner.kind in (GLOBAL, COUNT):  # count windows fire by record number, in the kernel
-        return NeverTrigger()
-    if assigner.domain == PROCESSING_TIME:
-        return ProcessingTimeTrigger()
-    return EventTimeTrigger()
 
 
 class WindowOperator:
@@ -159,8 +133,8 @@ class WindowOperator:
                 "count windows have their own trigger; "
                 "use GlobalWindows with a CountTrigger instead"
             )
-        self.trigger = trigger if trigger is not None else _default_trigger(assigner)
-        self._validate(window_function)
+        self.trigger = trigger if trigger is not None else default_trigger(assigner)
+        validate_config(assigner, self.trigger, self.allowed_lateness, window_function)
         self.builtins = {n: a for n, a in aggregates.items() if isinstance(a, BuiltinAggregate)}
         self.user_aggs = {n: a for n, a in aggregates.items() if isinstance(a, AggregateFunction)}
         bad = [n for n in aggregates if n not in self.builtins and n not in self.user_aggs]
@@ -170,19 +144,9 @@ class WindowOperator:
                 "nor AggregateFunction instances"
             )
         self.window_function = window_function
-        self._value_columns: list[str] = []
-        ops = []
-        width = 1  # column 0: record count
-        for agg in self.builtins.values():
-            col = -1
-            if agg.column is not None:
-                if agg.column not in self._value_columns:
-                    self._value_columns.append(agg.column)
-                col = self._value_columns.index(agg.column)
-            ops.append((agg.op, col, width))
-            width += _WIDTH.get(agg.op, 2)
-        self._ops = np.array(ops, np.int64).reshape(-1, 3)
-        self._cfg = self._compile_cfg()
+        self._value_columns, self._ops, width = aggregate_layout(self.builtins)
+        self._cfg = compile_cfg(assigner, self.trigger, self.allowed_lateness,
+                                bool(self.user_aggs) or window_function is not None)
         self._keys = KeyEncoder()
         ring = int(self._cfg[wk.C_RING])
         pane = int(self._cfg[wk.C_PANE])
@@ -202,95 +166,14 @@ class WindowOperator:
         self._int_columns: set[str] = set()
 
     # -- configuration ---------------------------------------------------------------------------
-    def _validate(self, window_function: ProcessWindowFunction | None) -> None:
-        a, t = self.assigner, self.trigger
-        code = t.code
-        if a.domain != EVENT_TIME and self.allowed_lateness:
-            raise InvalidWindowConfigError("allowed_lateness applies only to event-time windows")
-        if a.domain == PROCESSING_TIME and code in (T_EVENT, T_CONT_EVENT):
-            raise InvalidWindowConfigError(
-                f"{type(t.base).__name__} needs event-time windows; processing-time windows "
-                "have no watermark"
-            )
-        if a.is_merging and not t.can_merge:
-            raise InvalidWindowConfigError(
-                f"{type(a).__name__} merges windows but {type(t).__name__} cannot merge"
-            )
-        if a.kind == GLOBAL and code == T_NEVER:
-            raise InvalidWindowConfigError(
-                "GlobalWindows never fire with their default trigger: give a trigger "
-                "(e.g. CountTrigger.of(n) or PurgingTrigger.of(CountTrigger.of(n)))"
-            )
-        if window_function is not None and not isinstance(window_function, ProcessWindowFunction):
-            raise InvalidWindowConfigError("window_function must be a ProcessWindowFunction")
-
-    def _compile_cfg(self) -> np.ndarray:
-        a, t = self.assigner, self.trigger
-        cfg = np.zeros(wk.NCFG, np.int64)
-        cfg[wk.C_ASSIGNER] = a.kind
-        cfg[wk.C_DOMAIN] = a.domain
-        size = getattr(a, "size", 0)
-        slide = getattr(a, "slide", size)
-        cfg[wk.C_SIZE], cfg[wk.C_SLIDE] = size, slide
-        cfg[wk.C_OFFSET] = getattr(a, "offset", 0)
-        cfg[wk.C_GAP] = getattr(a, "gap", 0) or 0
-        cfg[wk.C_TRIGGER] = t.code
-        cfg[wk.C_TPARAM] = t.param
-        cfg[wk.C_PURGE] = int(t.purging or a.kind == COUNT)
-        cfg[wk.C_FLINK_MERGE] = int(t.flink_merge)
-        cfg[wk.C_LATENESS] = self.allowed_lateness
-        cfg[wk.C_LOG] = 0  # set below
-        if a.kind in (SLIDING, COUNT):
-            maxnew = -(-size // slide)
-        else:
-            maxnew = 1
-        cfg[wk.C_MAXNEW] = maxnew + 1
-        cfg[wk.C_RING] = maxnew + 2 if a.kind in (SLIDING, TUMBLING) else 1
-        # sliced path for sliding event-time windows that fire exactly once per window
-        g = math.gcd(size, slide) if a.kind == SLIDING else 0
-        if (
-            g
-            and a.domain == EVENT_TIME
-            and t.code == T_EVENT
-            and not t.purging
-            and not self.allowed_lateness
-            and size // g <= 4096
-            and not self.user_aggs  # user functions need per-window records
-            and self.window_function is None
-        ):
-            cfg[wk.C_PANE] = g
-            cfg[wk.C_RING] = size // g + 3
-        cfg[wk.C_USES_WM] = int(a.domain == EVENT_TIME or t.code in (T_EVENT, T_CONT_EVENT))
-        return cfg
-
     @property
     def _needs_pt(self) -> bool:
-        return self.assigner.domain == PROCESSING_TIME or self.trigger.code in (
-            T_PROCESSING,
-            T_CONT_PROCESSING,
-        )
+        return needs_processing_time(self.assigner, self.trigger)
 
     def fingerprint(self) -> int:
         """CRC-32 of the configuration; snapshots only restore into an equal configuration."""
-        assigner = repr(self.assigner)
-        ext = getattr(self.assigner, "gap_extractor", None)
-        if ext is not None:  # a function's repr holds its address: use its name instead
-            assigner = (
-                f"{type(self.assigner).__name__}(dynamic gap "
-                f"{getattr(ext, '__module__', '')}.{getattr(ext, '__qualname__', '')})"
-            )
-        desc = repr(
-            (
-                assigner,
-                self.trigger,
-                self.allowed_lateness,
-                self.key,
-                sorted((n, repr(a)) for n, a in self.builtins.items()),
-                sorted(self.user_aggs),
-                type(self.window_function).__name__,
-            )
-        )
-        return zlib.crc32(desc.encode())
+        return config_fingerprint(self.assigner, self.trigger, self.allowed_lateness, self.key,
+                                  self.builtins, self.user_aggs, self.window_function)
 
     # -- state inspection ------------------------------------------------------------------------
     @property
@@ -544,24 +427,7 @@ class WindowOperator:
         res["window_start"] = O[:, 1].copy()
         res["window_end"] = O[:, 2].copy()
         res["timing"] = O[:, 3].astype(np.int8)
-        width = 1
-        for name, agg in self.builtins.items():
-            a = width
-            width += _WIDTH.get(agg.op, 2)
-            if agg.op == OP_COUNT_ALL:
-                res[name] = O[:, 4].copy()
-                continue
-            nonnull = OV[:, a + 1]
-            if agg.op == OP_COUNT:
-                res[name] = nonnull.astype(np.int64)
-                continue
-            with np.errstate(invalid="ignore", divide="ignore"):
-                v = OV[:, a] / nonnull if agg.op == OP_MEAN else OV[:, a].copy()
-            v[nonnull == 0] = np.nan
-            if agg.op != OP_MEAN and agg.column in self._int_columns and not np.isnan(v).any():
-                res[name] = v.astype(np.int64)
-            else:
-                res[name] = v
+        res.update(builtin_results(self.builtins, O, OV, self._int_columns))
         if self._user is not None:
             for n, col in self._user.take_results(m).items():
                 if n in RESERVED_COLUMNS or n in self.builtins:

@@ -1,9 +1,18 @@
 """The Numba kernel against its pure-Python twin (parity), and a guard that the compiled path
-really compiled (CI re-runs the ``kernel`` tests with NUMBA_DISABLE_JIT=1)."""
+really compiled (CI re-runs the ``kernel`` tests with NUMBA_DISABLE_JIT=1).
+
+:func:`cep._kernels.nfa_run` inlines helper kernels from other modules; its twin is run with
+every helper replaced by its twin too, so the parity test covers each helper's twin."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,13 +44,34 @@ def _drive(pattern: Pattern, stream: dict[str, Any], kernel: Any) -> tuple[Any, 
     return outs, rt
 
 
+def _cep_kernel_modules() -> list[Any]:
+    """The modules of :mod:`cep` that define kernels."""
+    root = Path(K.__file__).parent
+    return [importlib.import_module(f"cep.{p.stem}") for p in sorted(root.glob("*.py"))
+            if "from windows._jit import kernel" in p.read_text(encoding="utf-8")]
+
+
+@contextmanager
+def _pure_python(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Within the block, every cep kernel a cep module refers to is its pure-Python twin (so
+    the twin of a kernel calls the twins of its helpers)."""
+    twins = {id(disp): twin for name, (disp, twin) in KERNELS.items() if name.startswith("cep.")}
+    with monkeypatch.context() as mp:
+        for mod in _cep_kernel_modules():
+            for attr, value in list(vars(mod).items()):
+                if id(value) in twins and value is not twins[id(value)]:
+                    mp.setattr(mod, attr, twins[id(value)])
+        yield
+
+
 @pytest.mark.kernel
 @settings(max_examples=12 if jit_disabled() else 40, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(patterns(), streams(max_events=16))
 def test_nfa_kernel_parity(pattern: Pattern, stream: dict[str, Any]) -> None:
     compiled_out, rc = _drive(pattern, stream, K.nfa_run)
-    twin_out, rt = _drive(pattern, stream, kernel_twin())
+    with pytest.MonkeyPatch.context() as mp, _pure_python(mp):
+        twin_out, rt = _drive(pattern, stream, kernel_twin())
     assert compiled_out == twin_out
     for name in ("pm", "nd", "ev", "ks", "ctr", "pend"):
         a, b = getattr(rc, name), getattr(rt, name)
@@ -55,6 +85,28 @@ def test_kernel_twin_is_registered() -> None:
         name = f"{f.__module__}.{f.__qualname__}"
         assert KERNELS[name][0] is kern
         assert KERNELS[name][1] is f
+    # every function of a kernel module is a registered kernel, reachable under its name
+    modules = _cep_kernel_modules()
+    assert {m.__name__ for m in modules} >= {"cep._kernels", "cep._nfa_event", "cep._nfa_lists",
+                                             "cep._nfa_settle", "cep._nfa_store"}
+    for mod in modules:
+        for attr, value in vars(mod).items():
+            f = getattr(value, "py_func", value)
+            if inspect.isfunction(f) and f.__module__ == mod.__name__:
+                assert KERNELS[f"{mod.__name__}.{attr}"] == (value, f), attr
+    for name, (disp, _twin) in KERNELS.items():
+        if name.startswith("cep."):
+            mod_name, attr = name.rsplit(".", 1)
+            assert getattr(sys.modules[mod_name], attr) is disp, name
+
+
+@pytest.mark.kernel
+def test_pure_python_twin_uses_no_compiled_helper(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled = {id(disp) for name, (disp, twin) in KERNELS.items()
+                if name.startswith("cep.") and disp is not twin}
+    with _pure_python(monkeypatch):
+        for mod in _cep_kernel_modules():
+            assert not [a for a, v in vars(mod).items() if id(v) in compiled], mod.__name__
 
 
 @pytest.mark.kernel
