@@ -69,8 +69,8 @@ class PartitionFence:
 
         Only a pointer *beyond* the remembered one means another writer: its snapshot was
         appended to the same checkpoint partition after the one this worker committed. A
-        pointer *behind* it is the test broker losing a committed transaction's offsets (seen
-        once, see docs/kafka.md); this worker's commit then simply puts the pointer back.
+        pointer *behind* it is the test broker applying a transaction's offsets late (see
+        ``connectors/_confirm.py``); this worker's commit then simply puts the pointer back.
         """
         ck = {tp: (self.ckpt.name, self.ckpt.index(*tp)) for tp in tps}
         now = committed(list(ck.values()))

@@ -177,6 +177,9 @@ class JobStats:
         Committed checkpoints.
     failed_commits : int
         Checkpoints whose commit failed (rolled back, or retried at-least-once).
+    deferred_commits : int
+        Committed checkpoints whose offsets could not be read back at once (the worker waited
+        for them; see ``connectors/_confirm.py``). Always 0 on Apache Kafka.
     restored : int
         Partitions restored from a checkpoint on assignment.
     pauses : int
@@ -210,6 +213,7 @@ class JobStats:
     dead_letters: int = 0
     checkpoints: int = 0
     failed_commits: int = 0
+    deferred_commits: int = 0
     restored: int = 0
     pauses: int = 0
     blocked_seconds: float = 0.0
@@ -249,7 +253,8 @@ class JobStats:
         secs = self.elapsed
         return {"records": self.records, "outputs": self.outputs,
                 "dead_letters": self.dead_letters, "checkpoints": self.checkpoints,
-                "failed_commits": self.failed_commits, "restored_partitions": self.restored,
+                "failed_commits": self.failed_commits, "deferred_commits": self.deferred_commits,
+                "restored_partitions": self.restored,
                 "pauses": self.pauses, "seconds": round(secs, 3),
                 "events_per_second": round(self.records / secs, 1) if secs else 0.0,
                 "blocked_share": round(self.blocked_seconds / secs, 4) if secs else 0.0,

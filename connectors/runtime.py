@@ -21,10 +21,13 @@ Checkpoint, every ``checkpoint_interval`` (or ``checkpoint_records``), numbered 
    fence stale generations let two workers own the partition; abort (``connectors/_fence.py``).
 5. ``commit_transaction``. On an abortable error: abort, restore every owned partition from
    its last committed state and seek it back to its committed offset.
+6. Read the committed offsets back; no new transaction begins before they are readable (a
+   broker that holds them back behind another open transaction: ``connectors/_confirm.py``).
 
-Recovery (on assignment): read the group's committed offsets of the new partitions and of
-their checkpoint-topic partitions; read the snapshot just before the pointer; restore it and
-seek the source to the offset recorded in it. On revocation the worker checkpoints first.
+Recovery (on assignment): complete the open transaction (a checkpoint); read the group's
+committed offsets of the new partitions and of their checkpoint-topic partitions; read the
+snapshot just before the pointer; restore it and seek the source to the offset recorded in
+it. On revocation the worker checkpoints first.
 At-least-once: the same sequence without a transaction; offsets are committed with
 ``commit()`` after the outputs and snapshots are flushed.
 """
@@ -37,6 +40,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 
+from connectors._confirm import wait_readable
 from connectors._fence import PartitionFence
 from connectors._jobstate import JobStats, PartitionState, operator_streams
 from connectors.broker import create_topics
@@ -380,6 +384,10 @@ class KafkaJob:
         for part in dirty:
             part.committed(states[part.tp])
             self.fence.remember(part.tp, last[self.ckpt.index(*part.tp)] + 1)
+        if self.eos:  # step 6: no next transaction before these offsets read back
+            waited = wait_readable(self.source.committed, {(t, p): o for t, p, o in offsets})
+            self.stats.deferred_commits += int(waited > 0)
+            self.sink.blocked_seconds += waited
         self._report(len(dirty))
         return True
 
@@ -428,6 +436,8 @@ class KafkaJob:
     # -- rebalancing -----------------------------------------------------------------------------
     def _on_assign(self, tps: list[TP]) -> dict[TP, int]:
         cfg = self.config
+        if tps and self.eos and self.sink.in_transaction:
+            self._checkpoint()  # an open transaction may hold pointers back: _confirm.py
         self.fence.rebalanced = True
         ck = [(self.ckpt.name, self.ckpt.index(t, p)) for t, p in tps]
         committed = self.source.committed(list(tps) + ck)

@@ -149,3 +149,25 @@ def test_fence_yields_only_partitions_another_writer_moved_forward() -> None:
     fence.remember(("in", 1), 5)
     fence.forget([("in", 1)])
     assert ("in", 1) not in fence.pointers and fence.rebalanced
+
+
+def test_wait_readable_polls_until_the_committed_offsets_arrive() -> None:
+    from connectors._confirm import wait_readable
+    from connectors.errors import KafkaJobError
+
+    reads = []
+    group = {("ck", 0): 5, ("in", 0): 100}
+
+    def committed(tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        reads.append(list(tps))
+        if len(reads) == 3:  # the pending transaction's offsets are applied
+            group.update({("ck", 0): 7, ("in", 0): 120})
+        return {tp: group[tp] for tp in tps}
+
+    assert wait_readable(committed, {("ck", 0): 5, ("in", 0): 90}) == 0.0  # at once
+    assert len(reads) == 1
+    assert wait_readable(committed, {("ck", 0): 7, ("in", 0): 120}) > 0.0
+    assert len(reads) == 3
+    assert wait_readable(committed, {}) == 0.0 and len(reads) == 3
+    with pytest.raises(KafkaJobError, match="not readable"):
+        wait_readable(committed, {("ck", 0): 9}, timeout=0.05)
