@@ -83,12 +83,15 @@ def _invalidate_stale_caches() -> None:
 
 
 _invalidate_stale_caches()
-init_cpu_target()
 
 
 def jit_disabled() -> bool:
     """True when ``NUMBA_DISABLE_JIT`` is set to a true value (the pure-Python leg of CI)."""
     return os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0")
+
+
+if not jit_disabled():
+    init_cpu_target()  # once per process, before the first kernel loads
 
 
 def kernel(func: F | None = None, *, inline: bool = False) -> Any:

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec
 from types import ModuleType
 
 __all__ = ["init_cpu_target"]
-
-_LOCK = threading.Lock()
-_DONE = False
 
 
 class _HideSciPy:
@@ -43,30 +39,17 @@ class _HideSciPy:
 
 
 def init_cpu_target() -> None:
-    """Initialise Numba's CPU target once per process, hiding ``scipy.linalg`` if it is not
-    imported yet.
+    """Initialise Numba's CPU target, hiding ``scipy.linalg`` unless it is imported already
+    or ``CEPKIT_NUMBA_SCIPY`` is set. :mod:`windows._jit` calls it once, unless the JIT is
+    disabled."""
+    from numba.core.registry import cpu_target
 
-    Does nothing when ``NUMBA_DISABLE_JIT`` is set (no kernel is compiled then) or when it has
-    run before. Thread-safe.
-    """
-    global _DONE
-    if _DONE:
-        return
-    with _LOCK:
-        if _DONE:
-            return
-        if os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
-            _DONE = True
-            return
-        from numba.core.registry import cpu_target
-
-        hide = "scipy.linalg" not in sys.modules and os.environ.get("CEPKIT_NUMBA_SCIPY", "0") in (
-            "", "0")
+    hide = "scipy.linalg" not in sys.modules and os.environ.get("CEPKIT_NUMBA_SCIPY", "0") in (
+        "", "0")
+    if hide:
+        sys.meta_path.insert(0, _HideSciPy)
+    try:
+        cpu_target.target_context.refresh()
+    finally:
         if hide:
-            sys.meta_path.insert(0, _HideSciPy)
-        try:
-            cpu_target.target_context.refresh()
-        finally:
-            if hide:
-                sys.meta_path.remove(_HideSciPy)
-        _DONE = True
+            sys.meta_path.remove(_HideSciPy)

@@ -343,9 +343,24 @@ def _push_pt(
 
 
 @kernel(inline=True)
+def _lazy_session(cfg: np.ndarray) -> bool:
+    """Event-time sessions with the event-time trigger and no allowed lateness fire and are
+    cleaned up by one timer at ``end - 1``. A session that grows keeps its pending timer
+    instead of registering one per record; when that timer comes due before the (new) end,
+    it is registered again (:func:`_lazy_timer_time`). Firing times are unchanged; only the order of
+    windows firing at the same time can differ (Flink leaves that order undefined)."""
+    return (
+        cfg[C_ASSIGNER] == A_SESSION
+        and cfg[C_DOMAIN] == D_EVENT
+        and cfg[C_TRIGGER] == T_EVENT
+        and cfg[C_LATENESS] == 0
+    )
+
+
+@kernel(inline=True)
 def _lazy_timer_time(cfg: np.ndarray, ks: np.ndarray, clean: int) -> int:
     """Time of the pending timer of a lazy event-time session (see
-    :func:`windows._window_steps._lazy_session`) whose end is ``clean + 1``.
+    :func:`_lazy_session`) whose end is ``clean + 1``.
 
     With a static gap the timer first comes due at the end rounded down to a quarter of the
     gap, a time many sessions share (one timer bucket and heap entry for all of them instead
@@ -380,9 +395,8 @@ def _register(
     if dom == D_EVENT:
         clean = _sat_add(maxts, cfg[C_LATENESS])
         if clean != MAXV:
-            lazy = cfg[C_ASSIGNER] == A_SESSION and trig == T_EVENT and cfg[C_LATENESS] == 0
             _push_ev(ks, HEV, BK, TN, HT, S, slot,
-                     _lazy_timer_time(cfg, ks, clean) if lazy else clean)
+                     _lazy_timer_time(cfg, ks, clean) if _lazy_session(cfg) else clean)
     elif dom == D_PROCESSING:
         clean = maxts
         _push_pt(ks, HPT, BK, TN, HT, S, slot, clean)

@@ -11,7 +11,6 @@ from windows._structures import ht_find, ht_insert
 from windows._timers import timer_pop
 from windows._window_layout import (
     A_COUNT,
-    A_SESSION,
     A_SLIDING,
     A_TUMBLING,
     C_ASSIGNER,
@@ -72,6 +71,7 @@ from windows._window_ops import (
     _fire,
     _floor_start,
     _free,
+    _lazy_session,
     _lazy_timer_time,
     _log,
     _merge_acc,
@@ -193,21 +193,6 @@ def _add_to_window(
     if cfg[C_ASSIGNER] != A_COUNT:
         _on_element(cfg, ks, S, A, slot, t, HEV, HPT, BK, TN, HT, O, OV, LOG)
     return slot
-
-
-@kernel(inline=True)
-def _lazy_session(cfg: np.ndarray) -> bool:
-    """Event-time sessions with the event-time trigger and no allowed lateness fire and are
-    cleaned up by one timer at ``end - 1``. A session that grows keeps its pending timer
-    instead of registering one per record; when that timer comes due before the (new) end,
-    it is registered again at the end. Firing times are unchanged; only the order of
-    windows firing at the same time can differ (Flink leaves that order undefined)."""
-    return (
-        cfg[C_ASSIGNER] == A_SESSION
-        and cfg[C_DOMAIN] == D_EVENT
-        and cfg[C_TRIGGER] == T_EVENT
-        and cfg[C_LATENESS] == 0
-    )
 
 
 @kernel(inline=True)

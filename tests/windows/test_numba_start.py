@@ -15,6 +15,7 @@ _PROBE = """
 import json, sys
 import numpy as np
 import windows._jit  # initialises Numba's CPU target
+import windows._numba_start
 import numba
 import numba.np.arraymath as am
 hidden = 'scipy.linalg' not in sys.modules
@@ -37,9 +38,7 @@ print(json.dumps({
     "dot_ref": float(a @ b),
     "conv": conv(a, b).tolist(),
     "conv_ref": np.convolve(a, b).tolist(),
-    "meta_path_clean": not any(type(f).__name__ == '_HideSciPy' or
-                               getattr(f, '__name__', '') == '_HideSciPy'
-                               for f in sys.meta_path),
+    "meta_path_clean": windows._numba_start._HideSciPy not in sys.meta_path,
 }))
 """
 
