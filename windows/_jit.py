@@ -29,7 +29,8 @@ _PACKAGES = ("windows", "cep")
 
 #: (package, file) of the modules without kernels whose constants kernels freeze
 _CONSTANT_SOURCES = frozenset({("windows", "_jit.py"), ("windows", "time.py"),
-                               ("windows", "_window_layout.py"), ("cep", "_nfa_layout.py")})
+                               ("windows", "_window_layout.py"), ("cep", "_nfa_layout.py"),
+                               ("windows", "_prefetch.py")})
 
 
 def _feeds_kernels(path: Path) -> bool:

@@ -5,7 +5,10 @@ directory, timers) and :mod:`windows._window_steps` (adding records, merging ses
 decisions, firing timers); the constants below in :mod:`windows._window_layout`.
 
 One sequential pass over a batch, record by record, exactly as a Flink ``WindowOperator`` sees
-elements and (punctuated) watermarks. The kernel is resumable: when an array is full it returns
+elements and (punctuated) watermarks. With thousands of keys the per-key and accumulator rows
+miss the caches, so the loop prefetches the rows of the record ``PF_FAR`` (per-key row) and
+``PF_NEAR`` (accumulator row) places ahead (:mod:`windows._prefetch`); the sliced sliding path
+does the same for the next keys of a firing bucket. The kernel is resumable: when an array is full it returns
 a status naming it, the caller grows it and calls again, and processing resumes where it stopped
 (``ks[K_POS]`` and ``ks[K_PHASE]``). Layouts (all int64 unless stated):
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from windows._jit import kernel
+from windows._prefetch import prefetch
 from windows._structures import ht_find
 from windows._timers import timer_push
 from windows._window_layout import *  # noqa: F403 (re-exported: wk.C_SIZE, ...)
@@ -106,6 +110,9 @@ from windows._window_steps import (
     _add_to_window,
     _advance_timers,
 )
+
+PF_FAR = 16  # records ahead whose per-key row is prefetched
+PF_NEAR = 8  # records ahead whose accumulator row is prefetched
 
 
 @kernel(inline=True)
@@ -191,6 +198,7 @@ def run_windows(
     offset = cfg[C_OFFSET]
     pane = cfg[C_PANE]
     ring = cfg[C_RING]
+    aligned = kind == A_TUMBLING or kind == A_SLIDING
     fast_ok = not log_mode and trig_event and dom == D_EVENT
     # the grid cell of the last timestamp (records are nearly in time order, so this spares
     # the integer divisions of the window/slice arithmetic): [g_lo, g_hi) is the slide (or
@@ -198,7 +206,7 @@ def run_windows(
     # containing it and g_min_end the smallest ``end - 1`` of its windows
     g_lo = MAXV
     g_hi = NONE
-    g_col = 0
+    g_col = 2
     g_ws = 0
     g_min_end = 0
     room = 0  # records that fit the free capacity in the worst case
@@ -233,6 +241,26 @@ def run_windows(
                 return -room
         room -= 1
         key = keys[i]
+        if aligned:
+            # warm the per-key row of a later record, and the accumulator row of a nearer
+            # one whose per-key row was warmed before (rows of thousands of keys miss the
+            # caches; see windows._prefetch)
+            if i + PF_FAR < n:
+                kf = keys[i + PF_FAR]
+                for col in range(0, K.shape[1] + 7, 8):  # every cache line of the row
+                    prefetch(K, kf, min(col, K.shape[1] - 1))
+            if i + PF_NEAR < n:
+                s2 = K[keys[i + PF_NEAR], g_col + 1]
+                if s2 >= 0:
+                    prefetch(A, s2, 0)
+        elif kind == A_SESSION:  # the same for the key's newest session
+            if i + PF_FAR < n:
+                prefetch(K, keys[i + PF_FAR], 0)
+            if i + PF_NEAR < n:
+                s2 = K[keys[i + PF_NEAR], 0]
+                if s2 >= 0:
+                    prefetch(S, s2, 0)
+                    prefetch(A, s2, 0)
         if dom == D_EVENT:
             t = ts[i]
         elif dom == D_PROCESSING:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from windows._jit import kernel
+from windows._prefetch import prefetch
 from windows._structures import ht_find, ht_insert
 from windows._timers import timer_pop
 from windows._window_layout import (
@@ -398,6 +399,47 @@ def _pane_fire(
         ks[K_OUT] = r + 1
 
 
+@kernel(inline=True)
+def _pane_prefetch(
+    cfg: np.ndarray,
+    H: np.ndarray,
+    BK: np.ndarray,
+    TN: np.ndarray,
+    K: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    T: int,
+) -> None:
+    """Sliced sliding windows: while the window ending at ``T + 1`` of one key fires, warm
+    the slice rows of the next key due at ``T`` and the per-key row of the key after it (their
+    keys are the next timer nodes of the bucket at the heap's top; see windows._prefetch)."""
+    b = H[0, 1]
+    n1 = BK[b, 1]
+    if n1 < 0 or BK[b, 0] != T or TN[n1, 1] >= 0:
+        return
+    ws = T - cfg[C_SIZE] + 1
+    c = _ring_col(cfg, ws)
+    last = 2 * cfg[C_RING]
+    key1 = TN[n1, 0]
+    s = ws
+    first = True
+    while s < ws + cfg[C_SIZE]:
+        slot = K[key1, c + 1]
+        if slot >= 0:
+            prefetch(A, slot, 0)
+            if first:
+                prefetch(S, slot, 0)
+        first = False
+        s += cfg[C_PANE]
+        c = c + 2 if c < last else 2
+    n2 = TN[n1, 2]
+    if n2 >= 0:
+        key2 = TN[n2, 0]
+        c = _ring_col(cfg, ws)
+        prefetch(K, key2, c)
+        prefetch(K, key2, c + 8 if c + 8 <= last else 2)
+
+
 @kernel
 def _advance_timers(
     cfg: np.ndarray,
@@ -441,6 +483,8 @@ def _advance_timers(
         T = got[0]
         slot = got[1]
         if got[2] < 0:  # a window of the sliced path: the node holds the key
+            if ks[K_EVN] > 0:
+                _pane_prefetch(cfg, HEV, BK, TN, K, S, A, T)
             _pane_fire(cfg, ks, ops, S, A, FREE, HT, K, slot, T, O, OV, LOG)
             continue
         if S[slot, F_GEN] != got[2] or T <= S[slot, lastf]:
