@@ -5,10 +5,7 @@ directory, timers) and :mod:`windows._window_steps` (adding records, merging ses
 decisions, firing timers); the constants below in :mod:`windows._window_layout`.
 
 One sequential pass over a batch, record by record, exactly as a Flink ``WindowOperator`` sees
-elements and (punctuated) watermarks. With thousands of keys the per-key and accumulator rows
-miss the caches, so the loop prefetches the rows of the record ``PF_FAR`` (per-key row) and
-``PF_NEAR`` (accumulator row) places ahead (:mod:`windows._prefetch`); the sliced sliding path
-does the same for the next keys of a firing bucket. The kernel is resumable: when an array is full it returns
+elements and (punctuated) watermarks. The kernel is resumable: when an array is full it returns
 a status naming it, the caller grows it and calls again, and processing resumes where it stopped
 (``ks[K_POS]`` and ``ks[K_PHASE]``). Layouts (all int64 unless stated):
 
@@ -30,6 +27,12 @@ a status naming it, the caller grows it and calls again, and processing resumes 
 - outputs: ``O`` ``(cap, 5)`` fired rows ``(key, start, end, timing, n)`` and ``OV`` float64
   ``(cap, width)`` their accumulators; ``L`` ``(cap, 3)`` late records ``(record index, start,
   end)``; ``LOG`` ``(cap, 4)`` actions for Python-side aggregates ``(action, a, b, c)``.
+
+With thousands of keys the per-key and accumulator rows miss the caches. When the live state
+exceeds ``PREFETCH_MIN_BYTES`` the loop prefetches the per-key row of the record ``PF_FAR``
+places ahead and the accumulator row of the one ``PF_NEAR`` places ahead
+(:mod:`windows._prefetch`); the sliced sliding path does the same for the next keys of a
+firing bucket.
 """
 
 from __future__ import annotations
@@ -99,6 +102,7 @@ from windows._window_ops import (
     _fire,
     _floor_start,
     _free,
+    _prefetch_on,
     _push_ev,
     _ring_col,
     _sat_add,
@@ -198,7 +202,8 @@ def run_windows(
     offset = cfg[C_OFFSET]
     pane = cfg[C_PANE]
     ring = cfg[C_RING]
-    aligned = kind == A_TUMBLING or kind == A_SLIDING
+    pf_on = _prefetch_on(ks, K, S, A)
+    pf_aligned = pf_on and (kind == A_TUMBLING or kind == A_SLIDING)
     fast_ok = not log_mode and trig_event and dom == D_EVENT
     # the grid cell of the last timestamp (records are nearly in time order, so this spares
     # the integer divisions of the window/slice arithmetic): [g_lo, g_hi) is the slide (or
@@ -241,7 +246,7 @@ def run_windows(
                 return -room
         room -= 1
         key = keys[i]
-        if aligned:
+        if pf_aligned:
             # warm the per-key row of a later record, and the accumulator row of a nearer
             # one whose per-key row was warmed before (rows of thousands of keys miss the
             # caches; see windows._prefetch)
@@ -253,7 +258,7 @@ def run_windows(
                 s2 = K[keys[i + PF_NEAR], g_col + 1]
                 if s2 >= 0:
                     prefetch(A, s2, 0)
-        elif kind == A_SESSION:  # the same for the key's newest session
+        elif pf_on and kind == A_SESSION:  # the same for the key's newest session
             if i + PF_FAR < n:
                 prefetch(K, keys[i + PF_FAR], 0)
             if i + PF_NEAR < n:

@@ -63,6 +63,18 @@ from windows._window_layout import (
     T_PROCESSING,
 )
 
+#: live state (per-key rows and window rows) below this many bytes mostly stays in the core's
+#: caches, where prefetch hints only cost time (see windows._prefetch)
+PREFETCH_MIN_BYTES = 2 << 20
+
+
+@kernel(inline=True)
+def _prefetch_on(ks: np.ndarray, K: np.ndarray, S: np.ndarray, A: np.ndarray) -> bool:
+    """True when the per-key rows and the live window rows (up to the slot high-water mark)
+    together exceed :data:`PREFETCH_MIN_BYTES`."""
+    cells = K.shape[0] * K.shape[1] + ks[K_HIGH] * (S.shape[1] + A.shape[1])
+    return cells * 8 >= PREFETCH_MIN_BYTES
+
 
 @kernel(inline=True)
 def _sat_add(a: int, b: int) -> int:

@@ -76,6 +76,7 @@ from windows._window_ops import (
     _lazy_timer_time,
     _log,
     _merge_acc,
+    _prefetch_on,
     _push_ev,
     _push_pt,
     _register,
@@ -462,6 +463,7 @@ def _advance_timers(
     limit = ks[K_WM] if event_domain else ks[K_PT]
     lastf = F_LAST_EV if event_domain else F_LAST_PT
     got = ks[K_SCRATCH : K_SCRATCH + 3]
+    pf_on = _prefetch_on(ks, K, S, A)
     while True:
         if ks[K_OUT] + 1 > O.shape[0]:
             return NEED_OUT
@@ -483,7 +485,7 @@ def _advance_timers(
         T = got[0]
         slot = got[1]
         if got[2] < 0:  # a window of the sliced path: the node holds the key
-            if ks[K_EVN] > 0:
+            if ks[K_EVN] > 0 and pf_on:
                 _pane_prefetch(cfg, HEV, BK, TN, K, S, A, T)
             _pane_fire(cfg, ks, ops, S, A, FREE, HT, K, slot, T, O, OV, LOG)
             continue
