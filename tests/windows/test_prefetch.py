@@ -104,8 +104,8 @@ GAP = 1000
 @pytest.mark.parametrize("kind", ["sliding", "tumbling", "session"])
 def test_many_keys_with_prefetching_match_straightforward_computation(kind: str) -> None:
     # enough keys and live windows that the state passes PREFETCH_MIN_BYTES, so the compiled
-    # kernel takes its prefetching paths; disorder stays within the watermark delay, so nothing is late
-    # and every window holds exactly its records
+    # kernel takes its prefetching paths; disorder stays within the watermark delay, so
+    # nothing is late and every window holds exactly its records
     assigner = {
         "sliding": SlidingEventTimeWindows.of(300, 60),
         "tumbling": TumblingEventTimeWindows.of(1000),
