@@ -65,7 +65,7 @@ from windows._window_layout import (
 
 #: live state (per-key rows and window rows) below this many bytes mostly stays in the core's
 #: caches, where prefetch hints only cost time (see windows._prefetch)
-PREFETCH_MIN_BYTES = 2 << 20
+PREFETCH_MIN_BYTES = 1 << 20
 
 
 @kernel(inline=True)
