@@ -138,6 +138,33 @@ def test_capacity_growth_and_resume() -> None:
     assert op._runtime.pm.shape[0] > 256
 
 
+def test_many_keys_with_prefetching_match_reference_engine() -> None:
+    # enough keys that the key rows pass PF_MIN_BYTES, so the compiled kernel prefetches
+    # later events' key rows; matches must be the reference engine's
+    p = (Pattern.begin("small").where(col("v") < 30).followed_by("large").where(col("v") > 70)
+         .within(10_000))
+    rng = np.random.default_rng(5)
+    n, nkeys = 40_000, 12_000
+    cols = {"card": rng.integers(0, nkeys, n), "v": rng.integers(0, 100, n).astype(np.float64),
+            "name": np.asarray([f"e{i}" for i in range(n)], dtype=object)}
+    ts = (np.arange(n) // 20 - rng.integers(0, 4, n)).astype(np.int64)
+    wms = np.maximum.accumulate(ts) - 4
+    fast = CepOperator(p, key="card", engine="fast")
+    ref = CepOperator(p, key="card", engine="reference")
+    got, want = [], []
+    for lo in (0, 15_000, 31_000):
+        hi = {0: 15_000, 15_000: 31_000, 31_000: n}[lo]
+        part = {k: v[lo:hi] for k, v in cols.items()}
+        got.append(summarize(fast.process(part, ts[lo:hi], wms[lo:hi], processing_time=0)))
+        want.append(summarize(ref.process(part, ts[lo:hi], wms[lo:hi], processing_time=0)))
+    got.append(summarize(fast.finish()))
+    want.append(summarize(ref.finish()))
+    assert got == want
+    ks = fast._runtime.ks
+    assert ks.shape[0] * ks.shape[1] * 8 >= K.PF_MIN_BYTES
+    assert sum(len(g["matches"]) for g in got) > 1_000  # many matches, not an empty comparison
+
+
 @pytest.mark.kernel
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.lists(st.integers(-50, 50), max_size=60))
