@@ -115,8 +115,8 @@ from windows._window_steps import (
     _advance_timers,
 )
 
-PF_FAR = 16  # records ahead whose per-key row is prefetched
-PF_NEAR = 8  # records ahead whose accumulator row is prefetched
+PF_FAR = 10  # records ahead whose per-key row is prefetched
+PF_NEAR = 5  # records ahead whose accumulator row is prefetched
 
 
 @kernel(inline=True)
