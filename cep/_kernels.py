@@ -11,8 +11,9 @@ pools and output buffers can hold the operation's worst case; if not it stops, r
 needs (``ctr[NEED_*]``) and the position to resume from, and returns :data:`NEED_CAPACITY` so
 the caller can grow the arrays and call again.
 
-With key rows beyond the core's caches (``PF_MIN_BYTES``), the event loop prefetches the key row
-of the event ``PF_AHEAD`` places ahead (:mod:`windows._prefetch`; no effect on results).
+With key rows beyond the core's caches (``PREFETCH_MIN_BYTES``), the event loop prefetches the
+key row of the event ``PF_AHEAD`` places ahead (:mod:`windows._prefetch`; no effect on
+results).
 
 This module schedules the operations; their steps are inlined helper kernels: processing an
 event (:mod:`cep._nfa_event`), advancing time and emitting matches (:mod:`cep._nfa_settle`),
@@ -55,12 +56,11 @@ from cep._nfa_lists import wm_index
 from cep._nfa_settle import expire, settle
 from cep._nfa_store import reserve
 from windows._jit import kernel
-from windows._prefetch import prefetch
+from windows._prefetch import PREFETCH_MIN_BYTES, prefetch
 
 __all__ = ["START_IDLE_BIT", "nfa_run", "order_by_time"]
 
 PF_AHEAD = 16  # events ahead whose key row is prefetched
-PF_MIN_BYTES = 1 << 20  # from this size of the key rows on
 
 
 @kernel
@@ -92,7 +92,7 @@ def nfa_run(t_start: np.ndarray, t_action: np.ndarray, t_target: np.ndarray,
     r = ctr[C_RESUME_R]
     w = ctr[C_RESUME_W]
     # key rows beyond the core's caches: prefetch them (see windows._prefetch)
-    pf_on = ks.shape[0] * ks.shape[1] * 8 >= PF_MIN_BYTES
+    pf_on = ks.shape[0] * ks.shape[1] * 8 >= PREFETCH_MIN_BYTES
     while True:
         if phase == 0:
             # phase 0: the ready events in time order, each preceded by its key's expiries

@@ -16,7 +16,12 @@ from typing import Any
 
 from windows._jit import jit_disabled
 
-__all__ = ["prefetch"]
+__all__ = ["PREFETCH_MIN_BYTES", "prefetch"]
+
+#: Kernels issue hints only when the rows they would warm (per-key rows, live window rows)
+#: take at least this many bytes; below it they mostly stay in the core's caches, where the
+#: hints only cost time.
+PREFETCH_MIN_BYTES = 1 << 20
 
 
 def prefetch(arr: Any, row: int, col: int) -> None:

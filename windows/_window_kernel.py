@@ -29,7 +29,7 @@ a status naming it, the caller grows it and calls again, and processing resumes 
   end)``; ``LOG`` ``(cap, 4)`` actions for Python-side aggregates ``(action, a, b, c)``.
 
 With thousands of keys the per-key and accumulator rows miss the caches. When the live state
-exceeds ``PREFETCH_MIN_BYTES`` the loop prefetches the per-key row of the record ``PF_FAR``
+reaches ``PREFETCH_MIN_BYTES`` the loop prefetches the per-key row of the record ``PF_FAR``
 places ahead and the accumulator row of the one ``PF_NEAR`` places ahead
 (:mod:`windows._prefetch`); the sliced sliding path does the same for the next keys of a
 firing bucket.

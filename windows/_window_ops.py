@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from windows._jit import kernel
+from windows._prefetch import PREFETCH_MIN_BYTES
 from windows._structures import ht_delete, ht_find, ht_insert
 from windows._timers import timer_push
 from windows._window_layout import (
@@ -63,15 +64,11 @@ from windows._window_layout import (
     T_PROCESSING,
 )
 
-#: live state (per-key rows and window rows) below this many bytes mostly stays in the core's
-#: caches, where prefetch hints only cost time (see windows._prefetch)
-PREFETCH_MIN_BYTES = 1 << 20
-
 
 @kernel(inline=True)
 def _prefetch_on(ks: np.ndarray, K: np.ndarray, S: np.ndarray, A: np.ndarray) -> bool:
     """True when the per-key rows and the live window rows (up to the slot high-water mark)
-    together exceed :data:`PREFETCH_MIN_BYTES`."""
+    together take at least :data:`windows._prefetch.PREFETCH_MIN_BYTES`."""
     cells = K.shape[0] * K.shape[1] + ks[K_HIGH] * (S.shape[1] + A.shape[1])
     return cells * 8 >= PREFETCH_MIN_BYTES
 

@@ -423,14 +423,12 @@ def _pane_prefetch(
     last = 2 * cfg[C_RING]
     key1 = TN[n1, 0]
     s = ws
-    first = True
     while s < ws + cfg[C_SIZE]:
         slot = K[key1, c + 1]
         if slot >= 0:
             prefetch(A, slot, 0)
-            if first:
+            if s == ws:  # the slice freed after firing: its slot row is written
                 prefetch(S, slot, 0)
-        first = False
         s += cfg[C_PANE]
         c = c + 2 if c < last else 2
     n2 = TN[n1, 2]

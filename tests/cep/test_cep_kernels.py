@@ -26,6 +26,7 @@ from cep import CepOperator, Pattern, col
 from cep import _kernels as K
 from cep.runtime_fast import FastRuntime, kernel_twin
 from windows._jit import KERNELS, jit_disabled
+from windows._prefetch import PREFETCH_MIN_BYTES
 
 
 def _drive(pattern: Pattern, stream: dict[str, Any], kernel: Any) -> tuple[Any, FastRuntime]:
@@ -139,7 +140,7 @@ def test_capacity_growth_and_resume() -> None:
 
 
 def test_many_keys_with_prefetching_match_reference_engine() -> None:
-    # enough keys that the key rows pass PF_MIN_BYTES, so the compiled kernel prefetches
+    # enough keys that the key rows pass PREFETCH_MIN_BYTES, so the compiled kernel prefetches
     # later events' key rows; matches must be the reference engine's
     p = (Pattern.begin("small").where(col("v") < 30).followed_by("large").where(col("v") > 70)
          .within(10_000))
@@ -152,8 +153,7 @@ def test_many_keys_with_prefetching_match_reference_engine() -> None:
     fast = CepOperator(p, key="card", engine="fast")
     ref = CepOperator(p, key="card", engine="reference")
     got, want = [], []
-    for lo in (0, 15_000, 31_000):
-        hi = {0: 15_000, 15_000: 31_000, 31_000: n}[lo]
+    for lo, hi in pairwise((0, 15_000, 31_000, n)):
         part = {k: v[lo:hi] for k, v in cols.items()}
         got.append(summarize(fast.process(part, ts[lo:hi], wms[lo:hi], processing_time=0)))
         want.append(summarize(ref.process(part, ts[lo:hi], wms[lo:hi], processing_time=0)))
@@ -161,7 +161,7 @@ def test_many_keys_with_prefetching_match_reference_engine() -> None:
     want.append(summarize(ref.finish()))
     assert got == want
     ks = fast._runtime.ks
-    assert ks.shape[0] * ks.shape[1] * 8 >= K.PF_MIN_BYTES
+    assert ks.shape[0] * ks.shape[1] * 8 >= PREFETCH_MIN_BYTES
     assert sum(len(g["matches"]) for g in got) > 1_000  # many matches, not an empty comparison
 
 

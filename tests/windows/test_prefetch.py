@@ -1,6 +1,7 @@
 """The prefetch hint (``windows._prefetch``): compiled, it emits LLVM's prefetch intrinsic and
 changes no value; from Python (the twins) it does nothing; the window kernel's prefetching
-paths (taken only with a large state) give the reference's output."""
+paths (taken only with a large state) give the output of a straightforward per-key
+computation."""
 
 from __future__ import annotations
 
